@@ -1,2 +1,344 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include "pal-daemon.h"
+#include <string.h>
+
+#include "pal-http-listener.h"
+#include "pal-util.h"
+
+struct _PalDaemon {
+	GObject parent_instance;
+	PalConfig *config;
+	PalPluginRegistry *registry;
+	GMutex lock;
+	PalEndpointSet *endpoints; /* the published snapshot, swapped under @lock */
+	GPtrArray *workers;
+	gint accepting; /* atomic */
+	gint ready;	/* atomic */
+};
+
+G_DEFINE_FINAL_TYPE(PalDaemon, pal_daemon, G_TYPE_OBJECT)
+
+PalConfig *
+pal_daemon_get_config(PalDaemon *self)
+{
+	return self->config;
+}
+
+PalPluginRegistry *
+pal_daemon_get_registry(PalDaemon *self)
+{
+	return self->registry;
+}
+
+PalEndpointSet *
+pal_daemon_dup_endpoints(PalDaemon *self)
+{
+	PalEndpointSet *set;
+
+	g_mutex_lock(&self->lock);
+	set = g_object_ref(self->endpoints);
+	g_mutex_unlock(&self->lock);
+	return set;
+}
+
+gboolean
+pal_daemon_is_accepting(PalDaemon *self)
+{
+	return g_atomic_int_get(&self->accepting);
+}
+
+gboolean
+pal_daemon_is_ready(PalDaemon *self)
+{
+	return g_atomic_int_get(&self->ready) && g_atomic_int_get(&self->accepting);
+}
+
+guint
+pal_daemon_get_n_workers(PalDaemon *self)
+{
+	return self->workers->len;
+}
+
+PalWorker *
+pal_daemon_get_worker(PalDaemon *self, guint index)
+{
+	return g_ptr_array_index(self->workers, index);
+}
+
+guint
+pal_daemon_owner_of(PalDaemon *self,
+		    const gchar *endpoint,
+		    const gchar *user_id,
+		    const gchar *session_id)
+{
+	/* FNV-1a over the three parts with separators: stable, cheap, well spread */
+	const gchar *parts[] = {endpoint, user_id, session_id};
+	guint32 h = 2166136261u;
+
+	for (guint i = 0; i < G_N_ELEMENTS(parts); i++) {
+		for (const guchar *p = (const guchar *)parts[i]; *p != '\0'; p++) {
+			h ^= *p;
+			h *= 16777619u;
+		}
+		h ^= 0x1f;
+		h *= 16777619u;
+	}
+	return h % self->workers->len;
+}
+
+/* an endpoint whose plugins cannot be set up is refused alone; the others keep working */
+static gboolean
+pal_daemon_check_endpoint(PalDaemon *self, PalEndpoint *endpoint, GError **error)
+{
+	g_autoptr(GObject) flow = NULL;
+	g_autoptr(JsonObject) options = pal_json_object_deep_copy(pal_endpoint_get_flow_options(endpoint));
+	struct {
+		PalPluginKind kind;
+		const gchar *type;
+	} others[] = {
+	    {PAL_PLUGIN_KIND_NLU, pal_endpoint_get_nlu_type(endpoint)},
+	    {PAL_PLUGIN_KIND_HANDOVER, pal_endpoint_get_handover_type(endpoint)},
+	};
+	JsonArray *transformers = pal_endpoint_get_transformers(endpoint);
+
+	flow = pal_plugin_registry_create(self->registry,
+					  PAL_PLUGIN_KIND_FLOW,
+					  pal_endpoint_get_flow_type(endpoint),
+					  pal_endpoint_get_info(endpoint),
+					  options,
+					  error);
+	if (flow == NULL)
+		return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(others); i++) {
+		if (others[i].type == NULL)
+			continue;
+		if (pal_plugin_registry_lookup(self->registry, others[i].kind, others[i].type) == G_TYPE_INVALID) {
+			g_set_error(error,
+				    PAL_ERROR,
+				    PAL_ERROR_PLUGIN,
+				    "%s plugin \"%s\" is not installed",
+				    pal_plugin_kind_to_string(others[i].kind),
+				    others[i].type);
+			return FALSE;
+		}
+	}
+	for (guint i = 0; transformers != NULL && i < json_array_get_length(transformers); i++) {
+		JsonObject *t = json_array_get_object_element(transformers, i);
+		const gchar *type = json_object_get_string_member_with_default(t, "type", "");
+		if (pal_plugin_registry_lookup(self->registry, PAL_PLUGIN_KIND_TRANSFORMER, type) == G_TYPE_INVALID) {
+			g_set_error(error,
+				    PAL_ERROR,
+				    PAL_ERROR_PLUGIN,
+				    "transformers[%u]: transformer plugin \"%s\" is not installed",
+				    i,
+				    type);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static PalEndpointSet *
+pal_daemon_load_endpoints(PalDaemon *self, GError **error)
+{
+	g_autoptr(PalEndpointSet) set = pal_endpoint_set_new();
+	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	g_autoptr(GPtrArray) all = NULL;
+	const gchar *dir = pal_config_get_endpoints_dir(self->config);
+
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+		g_message("endpoint directory %s does not exist: no endpoints", dir);
+		return g_steal_pointer(&set);
+	}
+	if (!pal_endpoint_set_load_directory(set, dir, pal_config_get_data_dir(self->config), errors, error))
+		return NULL;
+	for (guint i = 0; i < errors->len; i++) {
+		GError *e = g_ptr_array_index(errors, i);
+		g_message("endpoint refused: %s", e->message);
+	}
+	all = pal_endpoint_set_get_all(set);
+	for (guint i = 0; i < all->len; i++) {
+		PalEndpoint *ep = g_ptr_array_index(all, i);
+		g_autoptr(GError) err = NULL;
+		if (!pal_daemon_check_endpoint(self, ep, &err)) {
+			g_message("endpoint refused: %s: %s", pal_endpoint_get_origin(ep), err->message);
+			pal_endpoint_set_remove(set, pal_endpoint_get_name(ep));
+			continue;
+		}
+		g_message("endpoint %s loaded from %s (flow %s, webhook %s)",
+			  pal_endpoint_get_name(ep),
+			  pal_endpoint_get_origin(ep),
+			  pal_endpoint_get_flow_type(ep),
+			  pal_endpoint_get_webhook_url(ep)[0] != '\0' ? pal_endpoint_get_webhook_url(ep) : "none");
+	}
+	return g_steal_pointer(&set);
+}
+
+static void
+pal_daemon_publish(PalDaemon *self, PalEndpointSet *set)
+{
+	g_autoptr(PalEndpointSet) old = NULL;
+
+	g_mutex_lock(&self->lock);
+	old = self->endpoints;
+	self->endpoints = g_object_ref(set);
+	g_mutex_unlock(&self->lock);
+	for (guint i = 0; i < self->workers->len; i++)
+		pal_worker_post_reload(g_ptr_array_index(self->workers, i));
+}
+
+gboolean
+pal_daemon_reload(PalDaemon *self, GError **error)
+{
+	g_autoptr(PalEndpointSet) set = pal_daemon_load_endpoints(self, error);
+	g_autoptr(GPtrArray) all = NULL;
+
+	if (set == NULL)
+		return FALSE;
+	all = pal_endpoint_set_get_all(set);
+	pal_daemon_publish(self, set);
+	g_message("reloaded: %u endpoint(s)", all->len);
+	return TRUE;
+}
+
+gboolean
+pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
+{
+	g_autoptr(PalEndpointSet) set = pal_daemon_load_endpoints(self, error);
+	GStrv listen = pal_config_get_listen(self->config);
+	guint n_listen = g_strv_length(listen);
+	g_autofree guint16 *ports = g_new0(guint16, MAX(n_listen, 1));
+	guint n_workers = pal_config_get_workers(self->config);
+
+	if (set == NULL)
+		return FALSE;
+	pal_daemon_publish(self, set);
+	g_atomic_int_set(&self->accepting, TRUE);
+	for (guint i = 0; i < n_workers; i++) {
+		g_autoptr(PalWorker) worker = pal_worker_new(self, i);
+		if (!pal_worker_start(worker, listen, ports, error))
+			return FALSE;
+		g_ptr_array_add(self->workers, g_steal_pointer(&worker));
+	}
+	for (guint i = 0; i < n_listen && bound != NULL; i++) {
+		g_autofree gchar *host = NULL;
+		pal_http_parse_address(listen[i], &host, NULL, NULL);
+		g_ptr_array_add(bound,
+				g_strdup_printf(strchr(host, ':') != NULL ? "http://[%s]:%u/" : "http://%s:%u/",
+						host[0] != '\0' ? host : "0.0.0.0",
+						ports[i]));
+	}
+	g_atomic_int_set(&self->ready, TRUE);
+	return TRUE;
+}
+
+typedef struct {
+	gint64 deadline;
+	GSource *poll;
+} PalDrain;
+
+static void
+pal_drain_free(PalDrain *d)
+{
+	if (d->poll != NULL) {
+		g_source_destroy(d->poll);
+		g_source_unref(d->poll);
+	}
+	g_free(d);
+}
+
+static void
+pal_daemon_stop_workers(PalDaemon *self)
+{
+	for (guint i = 0; i < self->workers->len; i++)
+		pal_worker_stop(g_ptr_array_index(self->workers, i));
+}
+
+static gboolean
+pal_daemon_drain_cb(gpointer data)
+{
+	GTask *task = data;
+	PalDaemon *self = g_task_get_source_object(task);
+	PalDrain *d = g_task_get_task_data(task);
+	guint backlog = 0;
+
+	for (guint i = 0; i < self->workers->len; i++)
+		backlog += pal_worker_get_backlog(g_ptr_array_index(self->workers, i));
+	if (backlog > 0 && g_get_monotonic_time() < d->deadline)
+		return G_SOURCE_CONTINUE;
+	if (backlog > 0)
+		g_message("shutdown deadline passed with %u message(s)/output(s) unfinished", backlog);
+	g_source_unref(d->poll);
+	d->poll = NULL;
+	pal_daemon_stop_workers(self);
+	g_task_return_boolean(task, TRUE);
+	g_object_unref(task);
+	return G_SOURCE_REMOVE;
+}
+
+void
+pal_daemon_shutdown_async(PalDaemon *self,
+			  guint timeout_s,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	GTask *task = g_task_new(self, NULL, callback, user_data);
+	PalDrain *d = g_new0(PalDrain, 1);
+
+	g_task_set_source_tag(task, pal_daemon_shutdown_async);
+	g_task_set_task_data(task, d, (GDestroyNotify)pal_drain_free);
+	g_atomic_int_set(&self->accepting, FALSE);
+	for (guint i = 0; i < self->workers->len; i++)
+		pal_worker_post_stop_accepting(g_ptr_array_index(self->workers, i));
+	d->deadline = g_get_monotonic_time() + (gint64)timeout_s * G_USEC_PER_SEC;
+	d->poll = g_timeout_source_new(20);
+	g_source_set_callback(d->poll, pal_daemon_drain_cb, task, NULL);
+	g_source_attach(d->poll, g_main_context_get_thread_default());
+}
+
+gboolean
+pal_daemon_shutdown_finish(PalDaemon *self, GAsyncResult *res, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(res, self), FALSE);
+	return g_task_propagate_boolean(G_TASK(res), error);
+}
+
+static void
+pal_daemon_finalize(GObject *object)
+{
+	PalDaemon *self = PAL_DAEMON(object);
+
+	pal_daemon_stop_workers(self);
+	g_ptr_array_unref(self->workers);
+	g_clear_object(&self->endpoints);
+	g_object_unref(self->registry);
+	g_object_unref(self->config);
+	g_mutex_clear(&self->lock);
+	G_OBJECT_CLASS(pal_daemon_parent_class)->finalize(object);
+}
+
+static void
+pal_daemon_class_init(PalDaemonClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = pal_daemon_finalize;
+}
+
+static void
+pal_daemon_init(PalDaemon *self)
+{
+	g_mutex_init(&self->lock);
+	self->workers = g_ptr_array_new_with_free_func(g_object_unref);
+	self->endpoints = pal_endpoint_set_new();
+}
+
+PalDaemon *
+pal_daemon_new(PalConfig *config, PalPluginRegistry *registry)
+{
+	PalDaemon *self = g_object_new(PAL_TYPE_DAEMON, NULL);
+
+	self->config = g_object_ref(config);
+	self->registry = g_object_ref(registry);
+	return self;
+}

@@ -1,2 +1,683 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <string.h>
+
+#include "pal-delivery.h"
+
+#define PAL_DELIVERY_BACKOFF_BASE_MS 500
+#define PAL_DELIVERY_BACKOFF_CAP_MS  60000
+#define PAL_DELIVERY_MAX_RESPONSE    (64 * 1024)
+
+PalDeliveryItem *
+pal_delivery_item_new(PalEndpoint *endpoint,
+		      const gchar *session_key,
+		      const gchar *turn_id,
+		      guint turn_index,
+		      guint64 session_seq,
+		      GBytes *body)
+{
+	PalDeliveryItem *item = g_new0(PalDeliveryItem, 1);
+	g_autofree gchar *compact = NULL;
+
+	item->ref_count = 1;
+	item->endpoint = g_object_ref(endpoint);
+	item->session_key = g_strdup(session_key);
+	item->turn_id = g_strdup(turn_id);
+	item->turn_index = turn_index;
+	item->session_seq = session_seq;
+	item->body = g_bytes_ref(body);
+	item->created_at = g_get_real_time();
+	item->expires_at =
+	    item->created_at + (gint64)pal_endpoint_get_webhook_ttl_seconds(endpoint) * G_USEC_PER_SEC;
+	/* Standard Webhooks ids: stable per output, so receivers can deduplicate retries */
+	compact = g_strdup(turn_id);
+	g_strdelimit(compact, "-", '_');
+	item->webhook_id = g_strdup_printf("msg_%s_%u", compact, turn_index);
+	return item;
+}
+
+PalDeliveryItem *
+pal_delivery_item_ref(PalDeliveryItem *item)
+{
+	g_atomic_int_inc(&item->ref_count);
+	return item;
+}
+
+void
+pal_delivery_item_unref(PalDeliveryItem *item)
+{
+	if (!g_atomic_int_dec_and_test(&item->ref_count))
+		return;
+	g_object_unref(item->endpoint);
+	g_free(item->session_key);
+	g_free(item->webhook_id);
+	g_free(item->turn_id);
+	g_bytes_unref(item->body);
+	g_free(item);
+}
+
+GBytes *
+pal_delivery_build_body(const gchar *user_id,
+			const gchar *session_id,
+			const gchar *text,
+			JsonObject *data,
+			const gchar *trace_id,
+			gboolean disable_sensitive_logging,
+			const gchar *source)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = NULL;
+	gsize len = 0;
+	gchar *out;
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "userId");
+	json_builder_add_string_value(b, user_id);
+	json_builder_set_member_name(b, "sessionId");
+	json_builder_add_string_value(b, session_id);
+	json_builder_set_member_name(b, "AIOutput");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "text");
+	if (text != NULL)
+		json_builder_add_string_value(b, text);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "data");
+	if (data != NULL) {
+		JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+		json_node_set_object(n, data);
+		json_builder_add_value(b, n);
+	} else {
+		json_builder_begin_object(b);
+		json_builder_end_object(b);
+	}
+	json_builder_set_member_name(b, "traceId");
+	json_builder_add_string_value(b, trace_id);
+	json_builder_set_member_name(b, "disableSensitiveLogging");
+	json_builder_add_boolean_value(b, disable_sensitive_logging);
+	json_builder_set_member_name(b, "source");
+	json_builder_add_string_value(b, source);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	out = json_generator_to_data(gen, &len);
+	return g_bytes_new_take(out, len);
+}
+
+gchar *
+pal_delivery_sign(GStrv secrets, const gchar *webhook_id, gint64 timestamp, GBytes *body)
+{
+	g_autoptr(GString) sigs = g_string_new(NULL);
+	g_autofree gchar *prefix = g_strdup_printf("%s.%" G_GINT64_FORMAT ".", webhook_id, timestamp);
+
+	if (secrets == NULL || secrets[0] == NULL)
+		return NULL;
+	for (guint i = 0; secrets[i] != NULL; i++) {
+		const gchar *b64 = g_str_has_prefix(secrets[i], "whsec_") ? secrets[i] + 6 : secrets[i];
+		g_autofree guchar *key = NULL;
+		gsize key_len = 0;
+		g_autoptr(GHmac) hmac = NULL;
+		guint8 digest[32];
+		gsize digest_len = sizeof(digest);
+		g_autofree gchar *sig = NULL;
+		gsize body_len = 0;
+		const guint8 *body_data = g_bytes_get_data(body, &body_len);
+
+		key = g_base64_decode(b64, &key_len);
+		hmac = g_hmac_new(G_CHECKSUM_SHA256, key, key_len);
+		g_hmac_update(hmac, (const guchar *)prefix, -1);
+		g_hmac_update(hmac, body_data, body_len);
+		g_hmac_get_digest(hmac, digest, &digest_len);
+		sig = g_base64_encode(digest, digest_len);
+		if (sigs->len > 0)
+			g_string_append_c(sigs, ' ');
+		g_string_append_printf(sigs, "v1,%s", sig);
+	}
+	return g_string_free(g_steal_pointer(&sigs), FALSE);
+}
+
+typedef struct _PalHost PalHost;
+
+typedef struct {
+	PalDelivery *self; /* not a reference */
+	gchar *key;
+	GQueue items;  /* PalDeliveryItem*, head is the next to deliver */
+	gboolean busy; /* head in flight, waiting for a connection or for its retry time */
+	GSource *retry;
+} PalSessionQueue;
+
+struct _PalHost {
+	gchar *key;
+	guint in_flight;
+	GQueue waiting;	  /* PalSessionQueue* whose head is ready to send */
+	gboolean starved; /* in PalDelivery.starved: blocked by the total limit */
+};
+
+typedef struct {
+	PalDelivery *self;
+	PalSessionQueue *sq;
+	PalHost *host;
+	PalDeliveryItem *item;
+	SoupMessage *msg;
+	GCancellable *cancellable;
+	GSource *timeout;
+	GInputStream *stream;
+	gsize response_len;
+} PalAttempt;
+
+struct _PalDelivery {
+	GObject parent_instance;
+	GMainContext *context;
+	SoupSession *session;
+	GHashTable *sessions; /* key → PalSessionQueue */
+	GHashTable *hosts;    /* key → PalHost */
+	GQueue starved;	      /* PalHost* with waiting sessions, blocked by max_conns */
+	GHashTable *attempts; /* PalAttempt* in flight, for shutdown */
+	guint max_conns;
+	guint max_conns_per_host;
+	guint in_flight; /* atomic for readers */
+	gint pending;	 /* atomic */
+	guint64 n_delivered;
+	guint64 n_failed;
+	gboolean shut_down;
+};
+
+G_DEFINE_FINAL_TYPE(PalDelivery, pal_delivery, G_TYPE_OBJECT)
+
+static void
+pal_delivery_dispatch(PalDelivery *self, PalSessionQueue *sq);
+
+static void
+pal_session_queue_free(PalSessionQueue *sq)
+{
+	if (sq->retry != NULL) {
+		g_source_destroy(sq->retry);
+		g_source_unref(sq->retry);
+	}
+	g_queue_clear_full(&sq->items, (GDestroyNotify)pal_delivery_item_unref);
+	g_free(sq->key);
+	g_free(sq);
+}
+
+static void
+pal_host_free(PalHost *host)
+{
+	g_queue_clear(&host->waiting);
+	g_free(host->key);
+	g_free(host);
+}
+
+static PalHost *
+pal_delivery_get_host(PalDelivery *self, GUri *uri)
+{
+	g_autofree gchar *key = g_strdup_printf("%s://%s:%d",
+						g_uri_get_scheme(uri),
+						g_uri_get_host(uri),
+						g_uri_get_port(uri));
+	PalHost *host = g_hash_table_lookup(self->hosts, key);
+
+	if (host == NULL) {
+		host = g_new0(PalHost, 1);
+		host->key = g_steal_pointer(&key);
+		g_hash_table_insert(self->hosts, host->key, host);
+	}
+	return host;
+}
+
+static void
+pal_attempt_free(PalAttempt *a)
+{
+	if (a->timeout != NULL) {
+		g_source_destroy(a->timeout);
+		g_source_unref(a->timeout);
+	}
+	g_clear_object(&a->stream);
+	g_clear_object(&a->msg);
+	g_clear_object(&a->cancellable);
+	pal_delivery_item_unref(a->item);
+	g_free(a);
+}
+
+static gboolean
+pal_attempt_timeout_cb(gpointer data)
+{
+	PalAttempt *a = data;
+
+	g_cancellable_cancel(a->cancellable);
+	return G_SOURCE_REMOVE;
+}
+
+/* an output leaves the queue: delivered, or given up (a dead letter) */
+static void
+pal_delivery_pop(PalDelivery *self, PalSessionQueue *sq)
+{
+	PalDeliveryItem *item = g_queue_pop_head(&sq->items);
+
+	if (item != NULL) {
+		pal_delivery_item_unref(item);
+		g_atomic_int_add(&self->pending, -1);
+	}
+	sq->busy = FALSE;
+}
+
+static void
+pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *reason)
+{
+	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
+
+	g_message("delivery of %s (endpoint %s, session seq %" G_GUINT64_FORMAT
+		  ") given up after %u attempt(s): %s",
+		  item->webhook_id,
+		  pal_endpoint_get_name(item->endpoint),
+		  item->session_seq,
+		  item->attempts,
+		  reason);
+	self->n_failed++;
+	pal_delivery_pop(self, sq);
+}
+
+/* moves on to the session's next output, or forgets an empty session */
+static void
+pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
+{
+	if (g_queue_is_empty(&sq->items)) {
+		g_hash_table_remove(self->sessions, sq->key);
+		return;
+	}
+	pal_delivery_dispatch(self, sq);
+}
+
+static gboolean
+pal_delivery_retry_cb(gpointer data)
+{
+	PalSessionQueue *sq = data;
+
+	g_source_unref(sq->retry);
+	sq->retry = NULL;
+	sq->busy = FALSE;
+	pal_delivery_dispatch(sq->self, sq);
+	return G_SOURCE_REMOVE;
+}
+
+/* Retry-After: delta-seconds or an HTTP date; -1 when absent or unreadable */
+static gint64
+pal_delivery_parse_retry_after(SoupMessage *msg)
+{
+	const gchar *value =
+	    soup_message_headers_get_one(soup_message_get_response_headers(msg), "Retry-After");
+	guint64 secs = 0;
+	g_autoptr(GDateTime) date = NULL;
+
+	if (value == NULL)
+		return -1;
+	if (g_ascii_string_to_unsigned(value, 10, 0, 86400, &secs, NULL))
+		return (gint64)secs * G_USEC_PER_SEC;
+	date = soup_date_time_new_from_http_string(value);
+	if (date != NULL) {
+		gint64 delta = g_date_time_to_unix(date) * G_USEC_PER_SEC - g_get_real_time();
+		return MAX(delta, 0);
+	}
+	return -1;
+}
+
+static void
+pal_delivery_schedule_retry(PalDelivery *self,
+			    PalSessionQueue *sq,
+			    gint64 retry_after_us,
+			    const gchar *reason)
+{
+	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
+	guint shift = MIN(item->attempts - 1, 16u);
+	gint64 ceiling = MIN((gint64)PAL_DELIVERY_BACKOFF_BASE_MS << shift,
+			     (gint64)PAL_DELIVERY_BACKOFF_CAP_MS) * 1000;
+	/* exponential backoff with full jitter, but never earlier than the receiver asked */
+	gint64 delay = g_random_int_range(0, (gint32)MIN(ceiling, G_MAXINT32 - 1) + 1);
+
+	if (retry_after_us >= 0)
+		delay = MAX(delay, retry_after_us);
+	if (g_get_real_time() + delay > item->expires_at) {
+		g_autofree gchar *why = g_strdup_printf("%s; time to live of %us would pass",
+							reason,
+							pal_endpoint_get_webhook_ttl_seconds(item->endpoint));
+		pal_delivery_dead_letter(self, sq, why);
+		pal_delivery_next(self, sq);
+		return;
+	}
+	g_debug("delivery of %s failed (%s), retry %u in %" G_GINT64_FORMAT " ms",
+		item->webhook_id,
+		reason,
+		item->attempts,
+		delay / 1000);
+	sq->retry = g_timeout_source_new((guint)(delay / 1000));
+	g_source_set_callback(sq->retry, pal_delivery_retry_cb, sq, NULL);
+	g_source_attach(sq->retry, self->context);
+}
+
+static void
+pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host);
+
+/* gives free connections to waiting sessions: this host first, then hosts that were starved
+ * by the total limit */
+static void
+pal_delivery_pump(PalDelivery *self, PalHost *host)
+{
+	while (host->in_flight < self->max_conns_per_host && self->in_flight < self->max_conns &&
+	       !g_queue_is_empty(&host->waiting))
+		pal_delivery_send(self, g_queue_pop_head(&host->waiting), host);
+	if (!g_queue_is_empty(&host->waiting) && host->in_flight < self->max_conns_per_host &&
+	    !host->starved) {
+		host->starved = TRUE;
+		g_queue_push_tail(&self->starved, host);
+	}
+	while (self->in_flight < self->max_conns && !g_queue_is_empty(&self->starved)) {
+		PalHost *other = g_queue_pop_head(&self->starved);
+		other->starved = FALSE;
+		while (other->in_flight < self->max_conns_per_host &&
+		       self->in_flight < self->max_conns && !g_queue_is_empty(&other->waiting))
+			pal_delivery_send(self, g_queue_pop_head(&other->waiting), other);
+		if (!g_queue_is_empty(&other->waiting) &&
+		    other->in_flight < self->max_conns_per_host) {
+			other->starved = TRUE;
+			g_queue_push_tail(&self->starved, other);
+			break;
+		}
+	}
+}
+
+static void
+pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
+{
+	PalDelivery *self = a->self;
+	PalSessionQueue *sq = a->sq;
+	PalHost *host = a->host;
+	gint64 retry_after = a->msg != NULL ? pal_delivery_parse_retry_after(a->msg) : -1;
+
+	g_hash_table_remove(self->attempts, a);
+	host->in_flight--;
+	g_atomic_int_set(&self->in_flight, self->in_flight - 1);
+	if (self->shut_down)
+		return;
+
+	if (error == NULL && status >= 200 && status < 300) {
+		self->n_delivered++;
+		pal_delivery_pop(self, sq);
+		pal_delivery_next(self, sq);
+	} else if (error != NULL || status == 408 || status == 429 || status >= 500) {
+		g_autofree gchar *reason =
+		    error != NULL ? g_strdup(error->message) : g_strdup_printf("HTTP %u", status);
+		pal_delivery_schedule_retry(self, sq, retry_after, reason);
+	} else {
+		g_autofree gchar *reason = g_strdup_printf("HTTP %u, not retried", status);
+		pal_delivery_dead_letter(self, sq, reason);
+		pal_delivery_next(self, sq);
+	}
+	pal_delivery_pump(self, host);
+}
+
+static void
+pal_delivery_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalAttempt *a = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
+	guint status = soup_message_get_status(a->msg);
+
+	/* the response body is read (and dropped) so the connection can be reused; a receiver
+	 * that sends more than we care to read gets its connection closed instead */
+	if (chunk != NULL && g_bytes_get_size(chunk) > 0 &&
+	    a->response_len + g_bytes_get_size(chunk) <= PAL_DELIVERY_MAX_RESPONSE) {
+		a->response_len += g_bytes_get_size(chunk);
+		g_input_stream_read_bytes_async(a->stream,
+						16384,
+						G_PRIORITY_DEFAULT,
+						a->cancellable,
+						pal_delivery_read_cb,
+						a);
+		return;
+	}
+	if (chunk == NULL || g_bytes_get_size(chunk) > 0)
+		g_input_stream_close(a->stream, NULL, NULL);
+	/* the status line decides, even if reading the body failed */
+	pal_delivery_attempt_done(a, status, NULL);
+	pal_attempt_free(a);
+}
+
+static void
+pal_delivery_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalAttempt *a = user_data;
+	g_autoptr(GError) error = NULL;
+
+	a->stream = soup_session_send_finish(SOUP_SESSION(source), res, &error);
+	if (a->stream == NULL) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !a->self->shut_down) {
+			g_clear_error(&error);
+			g_set_error(&error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_TIMED_OUT,
+				    "no answer within %u ms",
+				    pal_endpoint_get_webhook_timeout_ms(a->item->endpoint));
+		}
+		pal_delivery_attempt_done(a, 0, error);
+		pal_attempt_free(a);
+		return;
+	}
+	g_input_stream_read_bytes_async(a->stream,
+					16384,
+					G_PRIORITY_DEFAULT,
+					a->cancellable,
+					pal_delivery_read_cb,
+					a);
+}
+
+static void
+pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
+{
+	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
+	PalEndpoint *ep = item->endpoint;
+	PalAttempt *a = g_new0(PalAttempt, 1);
+	SoupMessageHeaders *hdrs;
+	GPtrArray *static_headers = pal_endpoint_get_webhook_headers(ep);
+	const gchar *user = pal_endpoint_get_webhook_user(ep);
+	gint64 now_s = g_get_real_time() / G_USEC_PER_SEC;
+	g_autofree gchar *ts = g_strdup_printf("%" G_GINT64_FORMAT, now_s);
+	g_autofree gchar *seq = g_strdup_printf("%" G_GUINT64_FORMAT, item->session_seq);
+	g_autofree gchar *idx = g_strdup_printf("%u", item->turn_index);
+	g_autofree gchar *signature = NULL;
+
+	a->self = self;
+	a->sq = sq;
+	a->host = host;
+	a->item = pal_delivery_item_ref(item);
+	a->msg = soup_message_new(SOUP_METHOD_POST, pal_endpoint_get_webhook_url(ep));
+	a->cancellable = g_cancellable_new();
+	item->attempts++;
+
+	hdrs = soup_message_get_request_headers(a->msg);
+	if (static_headers != NULL) {
+		for (guint i = 0; i + 1 < static_headers->len; i += 2)
+			soup_message_headers_replace(hdrs,
+						     g_ptr_array_index(static_headers, i),
+						     g_ptr_array_index(static_headers, i + 1));
+	}
+	soup_message_headers_replace(hdrs, "webhook-id", item->webhook_id);
+	soup_message_headers_replace(hdrs, "webhook-timestamp", ts);
+	signature = pal_delivery_sign(pal_endpoint_get_signing_secrets(ep), item->webhook_id, now_s, item->body);
+	if (signature != NULL)
+		soup_message_headers_replace(hdrs, "webhook-signature", signature);
+	soup_message_headers_replace(hdrs, "Palaver-Session-Seq", seq);
+	soup_message_headers_replace(hdrs, "Palaver-Turn-Id", item->turn_id);
+	soup_message_headers_replace(hdrs, "Palaver-Turn-Index", idx);
+	if (user != NULL && user[0] != '\0') {
+		const gchar *password = pal_endpoint_get_webhook_password(ep);
+		g_autofree gchar *cred = g_strdup_printf("%s:%s", user, password != NULL ? password : "");
+		g_autofree gchar *b64 = g_base64_encode((const guchar *)cred, strlen(cred));
+		g_autofree gchar *auth = g_strdup_printf("Basic %s", b64);
+		soup_message_headers_replace(hdrs, "Authorization", auth);
+	}
+	soup_message_set_request_body_from_bytes(a->msg, "application/json", item->body);
+
+	host->in_flight++;
+	g_atomic_int_set(&self->in_flight, self->in_flight + 1);
+	g_hash_table_add(self->attempts, a);
+	a->timeout = g_timeout_source_new(pal_endpoint_get_webhook_timeout_ms(ep));
+	g_source_set_callback(a->timeout, pal_attempt_timeout_cb, a, NULL);
+	g_source_attach(a->timeout, self->context);
+	soup_session_send_async(self->session,
+				a->msg,
+				G_PRIORITY_DEFAULT,
+				a->cancellable,
+				pal_delivery_send_cb,
+				a);
+}
+
+/* the session's head output is ready: send it now or queue for a connection */
+static void
+pal_delivery_dispatch(PalDelivery *self, PalSessionQueue *sq)
+{
+	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
+	g_autoptr(GUri) uri = NULL;
+	PalHost *host;
+
+	if (sq->busy || item == NULL || self->shut_down)
+		return;
+	sq->busy = TRUE;
+	uri = g_uri_parse(pal_endpoint_get_webhook_url(item->endpoint), G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL || g_uri_get_host(uri) == NULL) {
+		pal_delivery_dead_letter(self, sq, "the endpoint has no usable webhook URL");
+		pal_delivery_next(self, sq);
+		return;
+	}
+	if (g_get_real_time() > item->expires_at) {
+		pal_delivery_dead_letter(self, sq, "time to live passed before delivery");
+		pal_delivery_next(self, sq);
+		return;
+	}
+	host = pal_delivery_get_host(self, uri);
+	g_queue_push_tail(&host->waiting, sq);
+	pal_delivery_pump(self, host);
+}
+
+void
+pal_delivery_enqueue(PalDelivery *self, PalDeliveryItem *item)
+{
+	PalSessionQueue *sq;
+
+	g_return_if_fail(PAL_IS_DELIVERY(self));
+	if (pal_endpoint_get_webhook_url(item->endpoint)[0] == '\0')
+		return; /* no webhook: outputs only reach output transformers */
+	sq = g_hash_table_lookup(self->sessions, item->session_key);
+	if (sq == NULL) {
+		sq = g_new0(PalSessionQueue, 1);
+		sq->self = self;
+		sq->key = g_strdup(item->session_key);
+		g_hash_table_insert(self->sessions, sq->key, sq);
+	}
+	g_queue_push_tail(&sq->items, pal_delivery_item_ref(item));
+	g_atomic_int_inc(&self->pending);
+	pal_delivery_dispatch(self, sq);
+}
+
+guint
+pal_delivery_get_pending(PalDelivery *self)
+{
+	return (guint)g_atomic_int_get(&self->pending);
+}
+
+guint
+pal_delivery_get_in_flight(PalDelivery *self)
+{
+	return (guint)g_atomic_int_get(&self->in_flight);
+}
+
+guint64
+pal_delivery_get_n_delivered(PalDelivery *self)
+{
+	return self->n_delivered;
+}
+
+guint64
+pal_delivery_get_n_failed(PalDelivery *self)
+{
+	return self->n_failed;
+}
+
+void
+pal_delivery_shutdown(PalDelivery *self)
+{
+	GHashTableIter iter;
+	PalAttempt *a;
+	guint pending = pal_delivery_get_pending(self);
+
+	if (self->shut_down)
+		return;
+	self->shut_down = TRUE;
+	if (pending > 0)
+		g_message("stopping with %u output(s) not delivered", pending);
+	g_hash_table_iter_init(&iter, self->attempts);
+	while (g_hash_table_iter_next(&iter, (gpointer *)&a, NULL))
+		g_cancellable_cancel(a->cancellable);
+	g_hash_table_remove_all(self->sessions);
+	g_atomic_int_set(&self->pending, 0);
+}
+
+static void
+pal_delivery_finalize(GObject *object)
+{
+	PalDelivery *self = PAL_DELIVERY(object);
+
+	pal_delivery_shutdown(self);
+	soup_session_abort(self->session);
+	g_object_unref(self->session);
+	g_hash_table_unref(self->attempts);
+	g_hash_table_unref(self->sessions);
+	g_queue_clear(&self->starved);
+	g_hash_table_unref(self->hosts);
+	g_main_context_unref(self->context);
+	G_OBJECT_CLASS(pal_delivery_parent_class)->finalize(object);
+}
+
+static void
+pal_delivery_class_init(PalDeliveryClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = pal_delivery_finalize;
+}
+
+static void
+pal_delivery_init(PalDelivery *self)
+{
+	self->sessions = g_hash_table_new_full(g_str_hash,
+					       g_str_equal,
+					       NULL,
+					       (GDestroyNotify)pal_session_queue_free);
+	self->hosts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_host_free);
+	self->attempts = g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+
+PalDelivery *
+pal_delivery_new(guint max_conns, guint max_conns_per_host)
+{
+	PalDelivery *self = g_object_new(PAL_TYPE_DELIVERY, NULL);
+	g_autofree gchar *ua = g_strdup_printf("palaver/%s", PACKAGE_VERSION);
+
+	self->context = g_main_context_ref_thread_default();
+	self->max_conns = MAX(max_conns, 1);
+	self->max_conns_per_host = MIN(MAX(max_conns_per_host, 1), self->max_conns);
+	/* the defaults (10 in total, 2 per host, no timeout) throttle a gateway (PLATFORM-NOTES 9);
+	 * our own queue keeps the session from ever having more requests than connections */
+	self->session = soup_session_new_with_options("max-conns",
+						      (gint)self->max_conns,
+						      "max-conns-per-host",
+						      (gint)self->max_conns_per_host,
+						      "idle-timeout",
+						      60,
+						      "timeout",
+						      0,
+						      "user-agent",
+						      ua,
+						      NULL);
+	return self;
+}

@@ -1,2 +1,465 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <errno.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pal-error.h"
+#include "pal-http-listener.h"
+
+typedef struct {
+	PalHttpListener *self; /* not a reference: the listener outlives its records */
+	GSocket *socket;
+	GIOStream *stream; /* weak: owned by the SoupServer */
+	GSource *timer;
+	guint n_requests;
+} PalConn;
+
+typedef struct {
+	GSocket *socket;
+	GSource *source;
+} PalListenSocket;
+
+struct _PalHttpListener {
+	GObject parent_instance;
+	SoupServer *server;
+	GMainContext *context;
+	GArray *listen_sockets; /* PalListenSocket */
+	GHashTable *conns;	/* GSocket* → PalConn* */
+	guint header_timeout_s;
+	guint idle_timeout_s;
+	guint max_connections;
+	guint64 n_refused;
+};
+
+G_DEFINE_FINAL_TYPE(PalHttpListener, pal_http_listener, G_TYPE_OBJECT)
+
+static void
+pal_conn_cancel_timer(PalConn *conn)
+{
+	if (conn->timer != NULL) {
+		g_source_destroy(conn->timer);
+		g_source_unref(conn->timer);
+		conn->timer = NULL;
+	}
+}
+
+static void
+pal_conn_stream_finalized_cb(gpointer data, GObject *where_the_object_was)
+{
+	PalConn *conn = data;
+
+	conn->stream = NULL;
+	g_hash_table_remove(conn->self->conns, conn->socket);
+}
+
+static void
+pal_conn_free(PalConn *conn)
+{
+	pal_conn_cancel_timer(conn);
+	if (conn->stream != NULL)
+		g_object_weak_unref(G_OBJECT(conn->stream), pal_conn_stream_finalized_cb, conn);
+	g_object_unref(conn->socket);
+	g_free(conn);
+}
+
+/* close with g_socket_close(), not shutdown(): libsoup 3.2 leaks the fd of a connection the
+ * client closed while idle, and only a real close gives it back (PLATFORM-NOTES 3) */
+static gboolean
+pal_conn_timeout_cb(gpointer data)
+{
+	PalConn *conn = data;
+	PalHttpListener *self = conn->self;
+
+	g_debug("closing connection after %s timeout",
+		conn->n_requests == 0 ? "header" : "idle");
+	g_socket_close(conn->socket, NULL);
+	g_hash_table_remove(self->conns, conn->socket);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+pal_conn_arm_timer(PalConn *conn, guint seconds)
+{
+	pal_conn_cancel_timer(conn);
+	conn->timer = g_timeout_source_new_seconds(seconds);
+	g_source_set_callback(conn->timer, pal_conn_timeout_cb, conn, NULL);
+	g_source_attach(conn->timer, conn->self->context);
+}
+
+static PalConn *
+pal_http_listener_lookup(PalHttpListener *self, SoupServerMessage *msg)
+{
+	GSocket *socket = soup_server_message_get_socket(msg);
+
+	if (socket == NULL)
+		return NULL;
+	return g_hash_table_lookup(self->conns, socket);
+}
+
+static void
+pal_http_listener_got_headers_cb(SoupServerMessage *msg, PalHttpListener *self)
+{
+	PalConn *conn = pal_http_listener_lookup(self, msg);
+
+	/* the body must arrive within the header timeout too: a slow body is a slow request */
+	if (conn != NULL)
+		pal_conn_arm_timer(conn, self->header_timeout_s);
+}
+
+static void
+pal_http_listener_got_body_cb(SoupServerMessage *msg, PalHttpListener *self)
+{
+	PalConn *conn = pal_http_listener_lookup(self, msg);
+
+	/* handlers bound their own work with deadlines (PLATFORM-NOTES 7) */
+	if (conn != NULL)
+		pal_conn_cancel_timer(conn);
+}
+
+static void
+pal_http_listener_request_started_cb(SoupServer *server,
+				     SoupServerMessage *msg,
+				     PalHttpListener *self)
+{
+	PalConn *conn = pal_http_listener_lookup(self, msg);
+
+	if (conn == NULL)
+		return;
+	/* a kept-alive connection waiting for its next request is idle */
+	pal_conn_arm_timer(conn,
+			   conn->n_requests == 0 ? self->header_timeout_s : self->idle_timeout_s);
+	g_signal_connect_object(msg,
+				"got-headers",
+				G_CALLBACK(pal_http_listener_got_headers_cb),
+				self,
+				0);
+	g_signal_connect_object(msg,
+				"got-body",
+				G_CALLBACK(pal_http_listener_got_body_cb),
+				self,
+				0);
+}
+
+static void
+pal_http_listener_request_finished_cb(SoupServer *server,
+				      SoupServerMessage *msg,
+				      PalHttpListener *self)
+{
+	PalConn *conn = pal_http_listener_lookup(self, msg);
+
+	if (conn == NULL)
+		return;
+	conn->n_requests++;
+	pal_conn_arm_timer(conn, self->idle_timeout_s);
+}
+
+static void
+pal_http_listener_accept_one(PalHttpListener *self, GSocket *socket)
+{
+	g_autoptr(GSocketConnection) stream = NULL;
+	g_autoptr(GSocketAddress) local = NULL;
+	g_autoptr(GSocketAddress) remote = NULL;
+	g_autoptr(GError) error = NULL;
+	PalConn *conn;
+
+	if (g_hash_table_size(self->conns) >= self->max_connections) {
+		/* over the cap: refuse at once rather than queue without bound */
+		self->n_refused++;
+		g_socket_close(socket, NULL);
+		return;
+	}
+	if (g_socket_get_family(socket) != G_SOCKET_FAMILY_UNIX)
+		g_socket_set_option(socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+	stream = g_socket_connection_factory_create_connection(socket);
+	local = g_socket_get_local_address(socket, NULL);
+	remote = g_socket_get_remote_address(socket, NULL);
+
+	conn = g_new0(PalConn, 1);
+	conn->self = self;
+	conn->socket = g_object_ref(socket);
+	conn->stream = G_IO_STREAM(stream);
+	g_object_weak_ref(G_OBJECT(stream), pal_conn_stream_finalized_cb, conn);
+	g_hash_table_insert(self->conns, socket, conn);
+	pal_conn_arm_timer(conn, self->header_timeout_s);
+
+	if (!soup_server_accept_iostream(self->server, G_IO_STREAM(stream), local, remote, &error)) {
+		g_debug("failed to accept connection: %s", error->message);
+		g_socket_close(socket, NULL);
+		g_hash_table_remove(self->conns, socket);
+	}
+}
+
+static gboolean
+pal_http_listener_accept_cb(GSocket *listen_socket, GIOCondition condition, gpointer user_data)
+{
+	PalHttpListener *self = PAL_HTTP_LISTENER(user_data);
+
+	/* drain the backlog, but yield after a batch so one busy listener cannot starve the loop */
+	for (guint i = 0; i < 64; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GSocket) socket = g_socket_accept(listen_socket, NULL, &error);
+		if (socket == NULL) {
+			if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+				g_debug("accept failed: %s", error->message);
+			break;
+		}
+		pal_http_listener_accept_one(self, socket);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+gboolean
+pal_http_parse_address(const gchar *address, gchar **host, guint16 *port, GError **error)
+{
+	const gchar *colon;
+	g_autofree gchar *h = NULL;
+	guint64 p = 0;
+
+	if (address == NULL || address[0] == '\0')
+		goto bad;
+	if (address[0] == '[') {
+		const gchar *close = strchr(address, ']');
+		if (close == NULL || close[1] != ':')
+			goto bad;
+		h = g_strndup(address + 1, close - address - 1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(address, ':');
+		if (colon == NULL || colon == address)
+			goto bad;
+		h = g_strndup(address, colon - address);
+	}
+	if (!g_ascii_string_to_unsigned(colon + 1, 10, 0, 65535, &p, NULL))
+		goto bad;
+	if (host != NULL)
+		*host = g_steal_pointer(&h);
+	if (port != NULL)
+		*port = (guint16)p;
+	return TRUE;
+bad:
+	g_set_error(error,
+		    PAL_ERROR,
+		    PAL_ERROR_INVALID_DATA,
+		    "listen address \"%s\": expected HOST:PORT or [IPV6]:PORT with a port from 0 to 65535",
+		    address != NULL ? address : "");
+	return FALSE;
+}
+
+gboolean
+pal_http_listener_add_address(PalHttpListener *self,
+			      const gchar *address,
+			      guint16 *bound_port,
+			      GError **error)
+{
+	g_autofree gchar *host = NULL;
+	g_autoptr(GInetAddress) inet = NULL;
+	g_autoptr(GSocketAddress) saddr = NULL;
+	g_autoptr(GSocketAddress) local = NULL;
+	g_autoptr(GSocket) socket = NULL;
+	struct sockaddr_storage native;
+	guint16 port = 0;
+	int one = 1;
+	int fd;
+	PalListenSocket ls;
+
+	if (!pal_http_parse_address(address, &host, &port, error))
+		return FALSE;
+	if (g_strcmp0(host, "localhost") == 0)
+		inet = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	else if (host[0] == '\0' || g_strcmp0(host, "*") == 0)
+		inet = g_inet_address_new_any(G_SOCKET_FAMILY_IPV4);
+	else
+		inet = g_inet_address_new_from_string(host);
+	if (inet == NULL) {
+		g_set_error(error,
+			    PAL_ERROR,
+			    PAL_ERROR_INVALID_DATA,
+			    "listen address \"%s\": \"%s\" is not an IP address",
+			    address,
+			    host);
+		return FALSE;
+	}
+	saddr = g_inet_socket_address_new(inet, port);
+	socket = g_socket_new(g_inet_address_get_family(inet),
+			      G_SOCKET_TYPE_STREAM,
+			      G_SOCKET_PROTOCOL_TCP,
+			      error);
+	if (socket == NULL)
+		return FALSE;
+	fd = g_socket_get_fd(socket);
+	/* g_socket_bind() turns SO_REUSEPORT off on TCP sockets (PLATFORM-NOTES 2): set it and
+	 * bind natively, so every worker has its own listening socket on the same port */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+		g_set_error(error,
+			    PAL_ERROR,
+			    PAL_ERROR_FAILED,
+			    "listen address %s: cannot set SO_REUSEPORT: %s",
+			    address,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	if (g_inet_address_get_family(inet) == G_SOCKET_FAMILY_IPV6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (!g_socket_address_to_native(saddr, &native, sizeof(native), error))
+		return FALSE;
+	if (bind(fd, (struct sockaddr *)&native, g_socket_address_get_native_size(saddr)) != 0) {
+		int saved = errno;
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(saved),
+			    "cannot listen on %s: %s",
+			    address,
+			    g_strerror(saved));
+		return FALSE;
+	}
+	g_socket_set_listen_backlog(socket, 4096);
+	if (!g_socket_listen(socket, error))
+		return FALSE;
+	g_socket_set_blocking(socket, FALSE);
+	local = g_socket_get_local_address(socket, error);
+	if (local == NULL)
+		return FALSE;
+	if (bound_port != NULL)
+		*bound_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+
+	ls.socket = g_steal_pointer(&socket);
+	ls.source = g_socket_create_source(ls.socket, G_IO_IN, NULL);
+	g_source_set_callback(ls.source,
+			      G_SOURCE_FUNC(pal_http_listener_accept_cb),
+			      self,
+			      NULL);
+	g_source_attach(ls.source, self->context);
+	g_array_append_val(self->listen_sockets, ls);
+	return TRUE;
+}
+
+/* SoupServer keeps connections alive only while it has a listener of its own (soup-server.c
+ * request_finished checks priv->listeners). Give it one nobody can reach: a Unix socket whose
+ * path is removed right after listen(). */
+static gboolean
+pal_http_listener_add_dummy(PalHttpListener *self, GError **error)
+{
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *path = NULL;
+	g_autoptr(GSocket) socket = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+	gboolean ok;
+
+	dir = g_dir_make_tmp("palaverd-XXXXXX", error);
+	if (dir == NULL)
+		return FALSE;
+	path = g_build_filename(dir, "keepalive", NULL);
+	socket = g_socket_new(G_SOCKET_FAMILY_UNIX,
+			      G_SOCKET_TYPE_STREAM,
+			      G_SOCKET_PROTOCOL_DEFAULT,
+			      error);
+	addr = g_unix_socket_address_new(path);
+	ok = socket != NULL && g_socket_bind(socket, addr, FALSE, error) &&
+	     g_socket_listen(socket, error) &&
+	     soup_server_listen_socket(self->server, socket, 0, error);
+	(void)g_unlink(path);
+	(void)g_rmdir(dir);
+	return ok;
+}
+
+static void
+pal_http_listener_finalize(GObject *object)
+{
+	PalHttpListener *self = PAL_HTTP_LISTENER(object);
+
+	pal_http_listener_stop_accepting(self);
+	g_signal_handlers_disconnect_by_data(self->server, self);
+	g_hash_table_unref(self->conns);
+	g_array_unref(self->listen_sockets);
+	g_object_unref(self->server);
+	g_main_context_unref(self->context);
+	G_OBJECT_CLASS(pal_http_listener_parent_class)->finalize(object);
+}
+
+static void
+pal_http_listener_class_init(PalHttpListenerClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = pal_http_listener_finalize;
+}
+
+static void
+pal_http_listener_init(PalHttpListener *self)
+{
+	self->listen_sockets = g_array_new(FALSE, FALSE, sizeof(PalListenSocket));
+	self->conns = g_hash_table_new_full(g_direct_hash,
+					    g_direct_equal,
+					    NULL,
+					    (GDestroyNotify)pal_conn_free);
+}
+
+PalHttpListener *
+pal_http_listener_new(SoupServer *server,
+		      guint header_timeout_s,
+		      guint idle_timeout_s,
+		      guint max_connections)
+{
+	PalHttpListener *self = g_object_new(PAL_TYPE_HTTP_LISTENER, NULL);
+	g_autoptr(GError) error = NULL;
+
+	self->server = g_object_ref(server);
+	self->context = g_main_context_ref_thread_default();
+	self->header_timeout_s = MAX(header_timeout_s, 1);
+	self->idle_timeout_s = MAX(idle_timeout_s, 1);
+	self->max_connections = MAX(max_connections, 1);
+	g_signal_connect(server,
+			 "request-started",
+			 G_CALLBACK(pal_http_listener_request_started_cb),
+			 self);
+	g_signal_connect(server,
+			 "request-finished",
+			 G_CALLBACK(pal_http_listener_request_finished_cb),
+			 self);
+	g_signal_connect(server,
+			 "request-aborted",
+			 G_CALLBACK(pal_http_listener_request_finished_cb),
+			 self);
+	if (!pal_http_listener_add_dummy(self, &error))
+		g_message("keep-alive helper listener unavailable, connections close after each request: %s",
+			  error->message);
+	return self;
+}
+
+void
+pal_http_listener_stop_accepting(PalHttpListener *self)
+{
+	for (guint i = 0; i < self->listen_sockets->len; i++) {
+		PalListenSocket *ls = &g_array_index(self->listen_sockets, PalListenSocket, i);
+		g_source_destroy(ls->source);
+		g_source_unref(ls->source);
+		g_socket_close(ls->socket, NULL);
+		g_object_unref(ls->socket);
+	}
+	g_array_set_size(self->listen_sockets, 0);
+}
+
+void
+pal_http_listener_close_all(PalHttpListener *self)
+{
+	GHashTableIter iter;
+	PalConn *conn;
+
+	g_hash_table_iter_init(&iter, self->conns);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&conn)) {
+		g_socket_close(conn->socket, NULL);
+		g_hash_table_iter_remove(&iter);
+	}
+}
+
+guint
+pal_http_listener_get_n_connections(PalHttpListener *self)
+{
+	return g_hash_table_size(self->conns);
+}

@@ -1,2 +1,561 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+
+#include <string.h>
+
+#include "pal-daemon.h"
+#include "pal-delivery.h"
+#include "pal-http-listener.h"
+#include "pal-inbound.h"
+#include "pal-json-util.h"
+#include "pal-pipeline.h"
+#include "pal-worker.h"
+
+typedef enum {
+	PAL_WORKER_JOB_MESSAGE,
+	PAL_WORKER_JOB_RELOAD,
+	PAL_WORKER_JOB_STOP_ACCEPTING,
+	PAL_WORKER_JOB_QUIT,
+} PalWorkerJobKind;
+
+typedef struct {
+	PalWorkerJobKind kind;
+	PalEndpoint *endpoint;
+	PalMessage *message;
+} PalWorkerJob;
+
+struct _PalWorker {
+	GObject parent_instance;
+	PalDaemon *daemon; /* not a reference: the daemon owns and outlives its workers */
+	guint index;
+	GThread *thread;
+	GMainContext *context;
+	GMainLoop *loop;
+	/* owned by the worker thread */
+	SoupServer *server;
+	PalHttpListener *listener;
+	PalDelivery *delivery;
+	PalPipeline *pipeline;
+	gsize max_body;
+	guint max_depth;
+	/* inbox, shared */
+	GMutex lock;
+	GQueue inbox;
+	GSource *inbox_source;
+	/* start-up hand-shake */
+	GCond start_cond;
+	gboolean start_done;
+	GError *start_error;
+	GStrv listen;
+	guint16 *ports;
+	gint n_connections; /* atomic */
+};
+
+G_DEFINE_FINAL_TYPE(PalWorker, pal_worker, G_TYPE_OBJECT)
+
+static void
+pal_worker_job_free(PalWorkerJob *job)
+{
+	g_clear_object(&job->endpoint);
+	g_clear_object(&job->message);
+	g_free(job);
+}
+
+static void
+pal_worker_post(PalWorker *self, PalWorkerJob *job)
+{
+	gboolean was_empty;
+
+	g_mutex_lock(&self->lock);
+	was_empty = g_queue_is_empty(&self->inbox);
+	g_queue_push_tail(&self->inbox, job);
+	g_mutex_unlock(&self->lock);
+	/* one wake-up per batch; g_source_set_ready_time() is thread-safe and wakes the context */
+	if (was_empty)
+		g_source_set_ready_time(self->inbox_source, 0);
+}
+
+void
+pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *message)
+{
+	PalWorkerJob *job = g_new0(PalWorkerJob, 1);
+
+	job->kind = PAL_WORKER_JOB_MESSAGE;
+	job->endpoint = g_object_ref(endpoint);
+	job->message = g_object_ref(message);
+	pal_worker_post(self, job);
+}
+
+static void
+pal_worker_post_kind(PalWorker *self, PalWorkerJobKind kind)
+{
+	PalWorkerJob *job = g_new0(PalWorkerJob, 1);
+
+	job->kind = kind;
+	pal_worker_post(self, job);
+}
+
+void
+pal_worker_post_reload(PalWorker *self)
+{
+	pal_worker_post_kind(self, PAL_WORKER_JOB_RELOAD);
+}
+
+void
+pal_worker_post_stop_accepting(PalWorker *self)
+{
+	pal_worker_post_kind(self, PAL_WORKER_JOB_STOP_ACCEPTING);
+}
+
+static gboolean
+pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	PalWorker *self = user_data;
+	GQueue batch = G_QUEUE_INIT;
+	PalWorkerJob *job;
+
+	g_source_set_ready_time(source, -1);
+	g_mutex_lock(&self->lock);
+	batch = self->inbox;
+	g_queue_init(&self->inbox);
+	g_mutex_unlock(&self->lock);
+
+	while ((job = g_queue_pop_head(&batch)) != NULL) {
+		switch (job->kind) {
+		case PAL_WORKER_JOB_MESSAGE:
+			pal_pipeline_submit(self->pipeline, job->endpoint, job->message);
+			break;
+		case PAL_WORKER_JOB_RELOAD:
+			pal_pipeline_reload(self->pipeline);
+			break;
+		case PAL_WORKER_JOB_STOP_ACCEPTING:
+			pal_http_listener_stop_accepting(self->listener);
+			break;
+		case PAL_WORKER_JOB_QUIT:
+			g_main_loop_quit(self->loop);
+			break;
+		default:
+			break;
+		}
+		pal_worker_job_free(job);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs pal_worker_inbox_funcs = {
+    .dispatch = pal_worker_inbox_dispatch,
+};
+
+/* HTTP */
+
+static void
+pal_worker_respond(SoupServerMessage *msg, guint status, const gchar *json)
+{
+	soup_server_message_set_status(msg, status, NULL);
+	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json, strlen(json));
+}
+
+static void
+pal_worker_respond_error(SoupServerMessage *msg, PalInboundError *err)
+{
+	g_autofree gchar *json = pal_inbound_error_to_json(err);
+	SoupMessageHeaders *hdrs = soup_server_message_get_response_headers(msg);
+
+	if (err->status == 429 || err->status == 503)
+		soup_message_headers_replace(hdrs, "Retry-After", "1");
+	if (err->status == 405)
+		soup_message_headers_replace(hdrs, "Allow", "POST");
+	if (err->status == 413)
+		soup_message_headers_replace(hdrs, "Connection", "close");
+	pal_worker_respond(msg, err->status, json);
+}
+
+static void
+pal_worker_fail(SoupServerMessage *msg,
+		guint status,
+		const gchar *code,
+		const gchar *field,
+		const gchar *message)
+{
+	PalInboundError err = {0};
+
+	pal_inbound_error_set(&err, status, code, field, "%s", message);
+	pal_worker_respond_error(msg, &err);
+	pal_inbound_error_clear(&err);
+}
+
+/* bounded body accumulation: libsoup 3.2 has no body limit (PLATFORM-NOTES 5) */
+typedef struct {
+	GByteArray *data;
+	gsize max;
+	gboolean too_large;
+} PalBodyBuf;
+
+static void
+pal_body_buf_free(PalBodyBuf *buf)
+{
+	g_byte_array_unref(buf->data);
+	g_free(buf);
+}
+
+static void
+pal_worker_got_chunk_cb(SoupServerMessage *msg, GBytes *chunk, PalBodyBuf *buf)
+{
+	gsize len = g_bytes_get_size(chunk);
+
+	if (buf->too_large)
+		return;
+	if (buf->data->len + len > buf->max) {
+		buf->too_large = TRUE;
+		g_byte_array_set_size(buf->data, 0);
+		return;
+	}
+	g_byte_array_append(buf->data, g_bytes_get_data(chunk, NULL), len);
+}
+
+static void
+pal_worker_early_handler(SoupServer *server,
+			 SoupServerMessage *msg,
+			 const char *path,
+			 GHashTable *query,
+			 gpointer user_data)
+{
+	PalWorker *self = user_data;
+	SoupMessageHeaders *hdrs = soup_server_message_get_request_headers(msg);
+	goffset declared = soup_message_headers_get_content_length(hdrs);
+	PalBodyBuf *buf;
+
+	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST)
+		return;
+	if (soup_message_headers_get_encoding(hdrs) == SOUP_ENCODING_CONTENT_LENGTH &&
+	    declared > (goffset)self->max_body) {
+		g_autofree gchar *m = g_strdup_printf("request body of %" G_GOFFSET_FORMAT
+						      " bytes exceeds the limit of %" G_GSIZE_FORMAT " bytes",
+						      declared,
+						      self->max_body);
+		pal_worker_fail(msg, 413, "payload_too_large", NULL, m);
+		return;
+	}
+	/* count chunks into a bounded buffer instead of letting libsoup accumulate */
+	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+	buf = g_new0(PalBodyBuf, 1);
+	buf->data = g_byte_array_new();
+	buf->max = self->max_body;
+	g_object_set_data_full(G_OBJECT(msg), "pal-body", buf, (GDestroyNotify)pal_body_buf_free);
+	g_signal_connect(msg, "got-chunk", G_CALLBACK(pal_worker_got_chunk_cb), buf);
+}
+
+static void
+pal_worker_handle_health(PalWorker *self, SoupServerMessage *msg, gboolean ready_check)
+{
+	if (soup_server_message_get_method(msg) != SOUP_METHOD_GET &&
+	    soup_server_message_get_method(msg) != SOUP_METHOD_HEAD) {
+		pal_worker_fail(msg, 405, "method_not_allowed", NULL, "use GET");
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET");
+		return;
+	}
+	if (!ready_check) {
+		pal_worker_respond(msg, 200, "{\"status\":\"ok\"}");
+		return;
+	}
+	if (!pal_daemon_is_ready(self->daemon)) {
+		pal_worker_fail(msg, 503, "not_ready", NULL, "palaverd is not ready or is shutting down");
+		return;
+	}
+	pal_worker_respond(msg, 200, "{\"status\":\"ready\"}");
+}
+
+static gboolean
+pal_worker_check_webhook_key(PalEndpoint *endpoint, SoupServerMessage *msg)
+{
+	GStrv keys = pal_endpoint_get_webhook_keys(endpoint);
+	const gchar *given;
+	gboolean ok = FALSE;
+
+	if (keys == NULL || keys[0] == NULL)
+		return TRUE;
+	given = soup_message_headers_get_one(soup_server_message_get_request_headers(msg),
+					     "X-Webhook-Key");
+	if (given == NULL)
+		return FALSE;
+	/* compare against every key, without stopping early */
+	for (guint i = 0; keys[i] != NULL; i++)
+		ok |= pal_secure_equal(keys[i], given);
+	return ok;
+}
+
+static void
+pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *token)
+{
+	g_autoptr(PalEndpointSet) endpoints = pal_daemon_dup_endpoints(self->daemon);
+	PalEndpoint *endpoint;
+	PalBodyBuf *buf;
+	PalInboundError err = {0};
+	g_autoptr(PalMessage) message = NULL;
+	PalWorker *owner;
+	g_autoptr(GString) answer = NULL;
+
+	if (!pal_daemon_is_accepting(self->daemon)) {
+		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is shutting down");
+		return;
+	}
+	endpoint = pal_endpoint_set_lookup_token(endpoints, token);
+	if (endpoint == NULL) {
+		pal_worker_fail(msg, 404, "unknown_endpoint", NULL, "no endpoint has this URL");
+		return;
+	}
+	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST) {
+		pal_worker_fail(msg, 405, "method_not_allowed", NULL, "use POST");
+		return;
+	}
+	if (!pal_endpoint_get_active(endpoint)) {
+		pal_worker_fail(msg, 403, "endpoint_disabled", NULL, "this endpoint is disabled");
+		return;
+	}
+	if (!pal_worker_check_webhook_key(endpoint, msg)) {
+		pal_worker_fail(msg, 401, "unauthorized", NULL, "missing or wrong X-Webhook-Key header");
+		return;
+	}
+	if (!pal_inbound_check_content_type(
+		soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Content-Type"),
+		&err)) {
+		pal_worker_respond_error(msg, &err);
+		pal_inbound_error_clear(&err);
+		return;
+	}
+	buf = g_object_get_data(G_OBJECT(msg), "pal-body");
+	if (buf == NULL || buf->too_large) {
+		g_autofree gchar *m = g_strdup_printf("request body exceeds the limit of %" G_GSIZE_FORMAT " bytes",
+						      self->max_body);
+		pal_worker_fail(msg, 413, "payload_too_large", NULL, m);
+		return;
+	}
+	message = pal_inbound_parse(PAL_MESSAGE_KIND_USER,
+				    (const gchar *)buf->data->data,
+				    buf->data->len,
+				    self->max_body,
+				    self->max_depth,
+				    &err);
+	if (message == NULL) {
+		pal_worker_respond_error(msg, &err);
+		pal_inbound_error_clear(&err);
+		return;
+	}
+	owner = pal_daemon_get_worker(self->daemon,
+				      pal_daemon_owner_of(self->daemon,
+							  pal_endpoint_get_name(endpoint),
+							  pal_message_get_user_id(message),
+							  pal_message_get_session_id(message)));
+	/* bounded queues: past the backlog limit the client retries later instead of memory growing */
+	if (pal_worker_get_backlog(owner) >= pal_config_get_delivery_max_queue(pal_daemon_get_config(self->daemon))) {
+		pal_worker_fail(msg, 429, "overloaded", NULL, "too many messages waiting, retry later");
+		return;
+	}
+	pal_worker_post_message(owner, endpoint, message);
+	answer = g_string_new(NULL);
+	g_string_append_printf(answer,
+			       "{\"status\":\"accepted\",\"inputId\":\"%s\",\"traceId\":\"%s\"}",
+			       pal_message_get_input_id(message),
+			       pal_message_get_trace_id(message));
+	pal_worker_respond(msg, 202, answer->str);
+}
+
+static void
+pal_worker_handler(SoupServer *server,
+		   SoupServerMessage *msg,
+		   const char *path,
+		   GHashTable *query,
+		   gpointer user_data)
+{
+	PalWorker *self = user_data;
+
+	/* the early handler may have answered already (413 by Content-Length) */
+	if (soup_server_message_get_status(msg) != 0 && soup_server_message_get_status(msg) != SOUP_STATUS_NONE)
+		return;
+	if (g_strcmp0(path, "/healthz") == 0) {
+		pal_worker_handle_health(self, msg, FALSE);
+		return;
+	}
+	if (g_strcmp0(path, "/readyz") == 0) {
+		pal_worker_handle_health(self, msg, TRUE);
+		return;
+	}
+	if (path[0] == '/' && path[1] != '\0' && strchr(path + 1, '/') == NULL) {
+		pal_worker_handle_message(self, msg, path + 1);
+		return;
+	}
+	pal_worker_fail(msg, 404, "not_found", NULL, "no such route");
+}
+
+/* thread */
+
+static gboolean
+pal_worker_setup(PalWorker *self, GError **error)
+{
+	PalConfig *config = pal_daemon_get_config(self->daemon);
+
+	self->max_body = pal_config_get_max_body_size(config);
+	self->max_depth = pal_config_get_max_depth(config);
+	/* everything below attaches to the thread-default context pushed by the caller
+	 * (PLATFORM-NOTES 1 and 11) */
+	self->server = soup_server_new("server-header", "palaver/" PACKAGE_VERSION " ", NULL);
+	soup_server_add_early_handler(self->server, NULL, pal_worker_early_handler, self, NULL);
+	soup_server_add_handler(self->server, NULL, pal_worker_handler, self, NULL);
+	self->listener = pal_http_listener_new(self->server,
+					       pal_config_get_header_timeout(config),
+					       pal_config_get_idle_timeout(config),
+					       pal_config_get_max_connections(config));
+	self->delivery = pal_delivery_new(pal_config_get_delivery_max_conns(config),
+					  pal_config_get_delivery_max_conns_per_host(config));
+	self->pipeline = pal_pipeline_new(pal_daemon_get_registry(self->daemon),
+					  self->delivery,
+					  pal_config_get_request_timeout(config));
+	for (guint i = 0; self->listen[i] != NULL; i++) {
+		g_autofree gchar *host = NULL;
+		g_autofree gchar *addr = NULL;
+		guint16 port = 0;
+
+		if (!pal_http_parse_address(self->listen[i], &host, &port, error))
+			return FALSE;
+		/* the first worker resolves port 0; the others bind the same port */
+		if (port == 0 && self->ports[i] != 0)
+			port = self->ports[i];
+		addr = strchr(host, ':') != NULL ? g_strdup_printf("[%s]:%u", host, port)
+						 : g_strdup_printf("%s:%u", host, port);
+		if (!pal_http_listener_add_address(self->listener, addr, &self->ports[i], error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gpointer
+pal_worker_thread(gpointer data)
+{
+	PalWorker *self = data;
+	gboolean ok;
+
+	g_main_context_push_thread_default(self->context);
+	ok = pal_worker_setup(self, &self->start_error);
+	g_mutex_lock(&self->lock);
+	self->start_done = TRUE;
+	g_cond_signal(&self->start_cond);
+	g_mutex_unlock(&self->lock);
+	if (ok)
+		g_main_loop_run(self->loop);
+
+	/* tear down in this thread: the objects belong to its context */
+	if (self->delivery != NULL)
+		pal_delivery_shutdown(self->delivery);
+	if (self->listener != NULL) {
+		pal_http_listener_stop_accepting(self->listener);
+		pal_http_listener_close_all(self->listener);
+	}
+	g_clear_object(&self->pipeline);
+	g_clear_object(&self->listener);
+	if (self->server != NULL)
+		soup_server_disconnect(self->server);
+	g_clear_object(&self->server);
+	g_clear_object(&self->delivery);
+	/* let cancelled operations finish their callbacks before the context goes */
+	while (g_main_context_iteration(self->context, FALSE))
+		;
+	g_main_context_pop_thread_default(self->context);
+	return NULL;
+}
+
+gboolean
+pal_worker_start(PalWorker *self, GStrv listen, guint16 *ports, GError **error)
+{
+	g_autofree gchar *name = g_strdup_printf("pal-worker-%u", self->index);
+
+	self->listen = g_strdupv(listen);
+	self->ports = ports;
+	self->thread = g_thread_new(name, pal_worker_thread, self);
+	g_mutex_lock(&self->lock);
+	while (!self->start_done)
+		g_cond_wait(&self->start_cond, &self->lock);
+	g_mutex_unlock(&self->lock);
+	self->ports = NULL;
+	if (self->start_error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&self->start_error));
+		g_thread_join(g_steal_pointer(&self->thread));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+guint
+pal_worker_get_backlog(PalWorker *self)
+{
+	guint n = 0;
+
+	/* read from other threads: the counters are atomic, the objects live until stop */
+	if (self->pipeline != NULL)
+		n += pal_pipeline_get_queued(self->pipeline);
+	if (self->delivery != NULL)
+		n += pal_delivery_get_pending(self->delivery);
+	return n;
+}
+
+guint
+pal_worker_get_n_connections(PalWorker *self)
+{
+	return (guint)g_atomic_int_get(&self->n_connections);
+}
+
+void
+pal_worker_stop(PalWorker *self)
+{
+	if (self->thread == NULL)
+		return;
+	pal_worker_post_kind(self, PAL_WORKER_JOB_QUIT);
+	g_thread_join(g_steal_pointer(&self->thread));
+}
+
+static void
+pal_worker_finalize(GObject *object)
+{
+	PalWorker *self = PAL_WORKER(object);
+
+	pal_worker_stop(self);
+	g_source_destroy(self->inbox_source);
+	g_source_unref(self->inbox_source);
+	g_queue_clear_full(&self->inbox, (GDestroyNotify)pal_worker_job_free);
+	g_main_loop_unref(self->loop);
+	g_main_context_unref(self->context);
+	g_strfreev(self->listen);
+	g_clear_error(&self->start_error);
+	g_mutex_clear(&self->lock);
+	g_cond_clear(&self->start_cond);
+	G_OBJECT_CLASS(pal_worker_parent_class)->finalize(object);
+}
+
+static void
+pal_worker_class_init(PalWorkerClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = pal_worker_finalize;
+}
+
+static void
+pal_worker_init(PalWorker *self)
+{
+	g_mutex_init(&self->lock);
+	g_cond_init(&self->start_cond);
+	g_queue_init(&self->inbox);
+	self->context = g_main_context_new();
+	self->loop = g_main_loop_new(self->context, FALSE);
+	self->inbox_source = g_source_new(&pal_worker_inbox_funcs, sizeof(GSource));
+	g_source_set_callback(self->inbox_source, NULL, self, NULL);
+	g_source_set_ready_time(self->inbox_source, -1);
+	g_source_attach(self->inbox_source, self->context);
+}
+
+PalWorker *
+pal_worker_new(PalDaemon *daemon, guint index)
+{
+	PalWorker *self = g_object_new(PAL_TYPE_WORKER, NULL);
+
+	self->daemon = daemon;
+	self->index = index;
+	return self;
+}

@@ -1,2 +1,178 @@
-int main(void);
-int main(void) { return 0; }
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdio.h>
+
+#include "pal-config.h"
+#include "pal-daemon.h"
+#include "pal-plugin-registry.h"
+
+typedef struct {
+	GMainLoop *loop;
+	PalDaemon *daemon;
+	guint shutdown_timeout;
+	gboolean stopping;
+	gint exit_code;
+} PalMain;
+
+static void
+pal_main_shutdown_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalMain *m = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!pal_daemon_shutdown_finish(PAL_DAEMON(source), res, &error)) {
+		g_printerr("palaverd: %s\n", error->message);
+		m->exit_code = 1;
+	}
+	g_message("stopped");
+	g_main_loop_quit(m->loop);
+}
+
+static gboolean
+pal_main_sigterm_cb(gpointer user_data)
+{
+	PalMain *m = user_data;
+
+	if (m->stopping) {
+		g_message("second stop signal: exiting without waiting");
+		m->exit_code = 1;
+		g_main_loop_quit(m->loop);
+		return G_SOURCE_CONTINUE;
+	}
+	m->stopping = TRUE;
+	g_message("stopping: no new messages, finishing accepted work (up to %u s)",
+		  m->shutdown_timeout);
+	pal_daemon_shutdown_async(m->daemon, m->shutdown_timeout, pal_main_shutdown_cb, m);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+pal_main_sighup_cb(gpointer user_data)
+{
+	PalMain *m = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (m->stopping)
+		return G_SOURCE_CONTINUE;
+	if (!pal_daemon_reload(m->daemon, &error))
+		g_message("reload failed, keeping the previous endpoints: %s", error->message);
+	return G_SOURCE_CONTINUE;
+}
+
+int
+main(int argc, char *argv[])
+{
+	g_autoptr(GOptionContext) ctx = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PalConfig) config = NULL;
+	g_autoptr(PalPluginRegistry) registry = NULL;
+	g_autoptr(PalDaemon) daemon = NULL;
+	g_autoptr(GPtrArray) bound = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *plugin_dir = NULL;
+	gboolean no_permission_check = FALSE;
+	gboolean list_plugins = FALSE;
+	gboolean check_config = FALSE;
+	gboolean version = FALSE;
+	gboolean verbose = FALSE;
+	const gchar *plugin_path;
+	PalMain m = {0};
+	const GOptionEntry entries[] = {
+	    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+	     N_("Configuration file (default: " PAL_SYSCONFDIR "/palaver.conf, or built-in defaults when it does not exist)"), N_("FILE")},
+	    {"plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
+	     N_("Load plugins from DIR instead of the configured or installed directory"), N_("DIR")},
+	    {"no-plugin-permission-check", 0, 0, G_OPTION_ARG_NONE, &no_permission_check,
+	     N_("Load plugins not owned by root or writable by others (development and tests only)"), NULL},
+	    {"list-plugins", 0, 0, G_OPTION_ARG_NONE, &list_plugins,
+	     N_("Print the plugins that load and the ones refused, with the reason, and exit"), NULL},
+	    {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+	     N_("Check the configuration and endpoints, print what is wrong, and exit"), NULL},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Print debug messages"), NULL},
+	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL},
+	    {NULL}};
+
+	setlocale(LC_ALL, "");
+	bindtextdomain(GETTEXT_PACKAGE, PAL_LOCALEDIR);
+	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+	textdomain(GETTEXT_PACKAGE);
+
+	ctx = g_option_context_new(NULL);
+	g_option_context_set_summary(ctx, _("Palaver conversational webhook gateway daemon"));
+	g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		g_printerr("palaverd: %s\n", error->message);
+		return 2;
+	}
+	if (version) {
+		g_print("palaverd %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (verbose)
+		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+
+	if (config_path == NULL && g_file_test(PAL_SYSCONFDIR "/palaver.conf", G_FILE_TEST_EXISTS))
+		config_path = g_strdup(PAL_SYSCONFDIR "/palaver.conf");
+	config = config_path != NULL ? pal_config_load(config_path, &error) : pal_config_new_default();
+	if (config == NULL) {
+		g_printerr("palaverd: %s\n", error->message);
+		return 1;
+	}
+
+	registry = pal_plugin_registry_new();
+	if (no_permission_check)
+		pal_plugin_registry_set_check_permissions(registry, FALSE);
+	plugin_path = plugin_dir != NULL ? plugin_dir : g_getenv("PALAVER_PLUGIN_PATH");
+	if (plugin_path == NULL)
+		plugin_path = pal_config_get_plugins_dir(config);
+	if (plugin_path == NULL)
+		plugin_path = PAL_PLUGINDIR;
+	if (!pal_plugin_registry_load_directory(registry, plugin_path, &error)) {
+		g_printerr("palaverd: plugin directory %s: %s\n", plugin_path, error->message);
+		if (list_plugins)
+			return 1;
+		g_clear_error(&error);
+	}
+	if (list_plugins) {
+		g_autofree gchar *text = pal_plugin_registry_describe(registry);
+		g_print("%s", text);
+		return 0;
+	}
+
+	daemon = pal_daemon_new(config, registry);
+	if (check_config) {
+		/* --check-config loads endpoints the same way the daemon does, without listening */
+		if (!pal_daemon_reload(daemon, &error)) {
+			g_printerr("palaverd: %s\n", error->message);
+			return 1;
+		}
+		return 0;
+	}
+	if (!pal_daemon_start(daemon, bound, &error)) {
+		g_printerr("palaverd: %s\n", error->message);
+		return 1;
+	}
+
+	m.loop = g_main_loop_new(NULL, FALSE);
+	m.daemon = daemon;
+	m.shutdown_timeout = pal_config_get_shutdown_timeout(config);
+	g_unix_signal_add(SIGTERM, pal_main_sigterm_cb, &m);
+	g_unix_signal_add(SIGINT, pal_main_sigterm_cb, &m);
+	g_unix_signal_add(SIGHUP, pal_main_sighup_cb, &m);
+
+	/* the start-up contract tests and scripts rely on: one line per listener, then "ready" */
+	for (guint i = 0; i < bound->len; i++) {
+		g_message("listening on %s", (const gchar *)g_ptr_array_index(bound, i));
+		g_print("listening: %s\n", (const gchar *)g_ptr_array_index(bound, i));
+	}
+	g_print("ready\n");
+	fflush(stdout);
+
+	g_main_loop_run(m.loop);
+	g_main_loop_unref(m.loop);
+	return m.exit_code;
+}

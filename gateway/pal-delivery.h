@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "pal-endpoint.h"
+
+G_BEGIN_DECLS
+
+/* one output waiting for delivery: everything needed to (re)send it, so that a durable outbox
+ * can store and restore it unchanged (issue #3) */
+typedef struct {
+	gint ref_count;
+	PalEndpoint *endpoint;
+	gchar *session_key; /* endpoint \x1f userId \x1f sessionId */
+	gchar *webhook_id;  /* deterministic: the same for every attempt */
+	gchar *turn_id;
+	guint turn_index;
+	guint64 session_seq;
+	GBytes *body; /* exact bytes POSTed */
+	gint64 created_at; /* real time, µs */
+	gint64 expires_at; /* real time, µs: dead letter after this */
+	guint attempts;
+	gint64 next_attempt_at; /* monotonic, µs */
+} PalDeliveryItem;
+
+PalDeliveryItem *
+pal_delivery_item_new(PalEndpoint *endpoint,
+		      const gchar *session_key,
+		      const gchar *turn_id,
+		      guint turn_index,
+		      guint64 session_seq,
+		      GBytes *body);
+PalDeliveryItem *
+pal_delivery_item_ref(PalDeliveryItem *item);
+void
+pal_delivery_item_unref(PalDeliveryItem *item);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalDeliveryItem, pal_delivery_item_unref)
+
+/* the standard body of DESIGN.md §1.3 */
+GBytes *
+pal_delivery_build_body(const gchar *user_id,
+			const gchar *session_id,
+			const gchar *text,
+			JsonObject *data,
+			const gchar *trace_id,
+			gboolean disable_sensitive_logging,
+			const gchar *source);
+
+/* Standard Webhooks signature: "v1,<base64 HMAC-SHA256(id.timestamp.body)>" per secret,
+ * space separated; NULL when @secrets is empty */
+gchar *
+pal_delivery_sign(GStrv secrets, const gchar *webhook_id, gint64 timestamp, GBytes *body);
+
+#define PAL_TYPE_DELIVERY (pal_delivery_get_type())
+G_DECLARE_FINAL_TYPE(PalDelivery, pal_delivery, PAL, DELIVERY, GObject)
+
+/* Delivers outputs of the sessions one worker owns: per-session FIFO (the next output waits
+ * until the previous one got a 2xx or was given up), sessions in parallel, a bounded number of
+ * requests in flight per host with our own queue in front of the SoupSession (PLATFORM-NOTES
+ * 9-10), retries with exponential backoff and full jitter honouring Retry-After, a TTL per
+ * output. Lives in the thread-default context of its worker. */
+PalDelivery *
+pal_delivery_new(guint max_conns, guint max_conns_per_host);
+void
+pal_delivery_enqueue(PalDelivery *self, PalDeliveryItem *item);
+/* outputs queued or in flight; readable from any thread */
+guint
+pal_delivery_get_pending(PalDelivery *self);
+guint
+pal_delivery_get_in_flight(PalDelivery *self);
+/* cancels everything in flight; what is still queued is dropped (logged) */
+void
+pal_delivery_shutdown(PalDelivery *self);
+
+/* counters for statistics, readable from any thread */
+guint64
+pal_delivery_get_n_delivered(PalDelivery *self);
+guint64
+pal_delivery_get_n_failed(PalDelivery *self);
+
+G_END_DECLS
