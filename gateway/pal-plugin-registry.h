@@ -19,9 +19,16 @@ typedef struct {
 } PalPluginInfo;
 
 typedef struct {
-	gchar *path;
+	gchar *path; /* "(built-in)" for built-ins */
 	gchar *reason;
 } PalPluginRefusal;
+
+void
+pal_plugin_info_free(PalPluginInfo *info);
+void
+pal_plugin_refusal_free(PalPluginRefusal *refusal);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalPluginInfo, pal_plugin_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalPluginRefusal, pal_plugin_refusal_free)
 
 PalPluginRegistry *
 pal_plugin_registry_new(void);
@@ -49,5 +56,8 @@ GPtrArray *
 pal_plugin_registry_get_plugins(PalPluginRegistry *self); /* element-type PalPluginInfo*, owned */
 GPtrArray *
 pal_plugin_registry_get_refused(PalPluginRegistry *self); /* element-type PalPluginRefusal*, owned */
+/* the human listing of `palaverd --list-plugins`: loaded plugins, then refused files */
+gchar *
+pal_plugin_registry_describe(PalPluginRegistry *self);
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib-object.h>
+#include <gmodule.h>
 
 #include "pal-version.h"
 
@@ -55,6 +56,14 @@ typedef struct {
 	/*< private >*/
 	gpointer padding[8];
 } PalPluginDesc;
+
+/**
+ * PAL_PLUGIN_DECLARE:
+ * @name: the plugin name
+ *
+ * Declares the descriptor function, for code that links a plugin statically (tests).
+ */
+#define PAL_PLUGIN_DECLARE(name) G_MODULE_EXPORT const PalPluginDesc *pal_plugin_##name##_get_desc(void)
 
 /**
  * PAL_PLUGIN_DEFINE:
