@@ -16,8 +16,14 @@
 typedef struct {
 	PalHttpListener *self; /* not a reference: the listener outlives its records */
 	GSocket *socket;
-	GIOStream *stream; /* weak: owned by the SoupServer */
+	GSocketConnection *stream; /* weak while libsoup serves it, strong while parked */
+	GSocketAddress *remote;	   /* the key: libsoup hands it back on every message */
+	GSocketAddress *local;
+	gboolean parked;
 	GSource *timer;
+	GSource *park_idle;
+	GSource *park_watch;
+	SoupServerMessage *last_msg; /* the finished keep-alive message, to steal the connection */
 	guint n_requests;
 } PalConn;
 
@@ -31,7 +37,7 @@ struct _PalHttpListener {
 	SoupServer *server;
 	GMainContext *context;
 	GArray *listen_sockets; /* PalListenSocket */
-	GHashTable *conns;	/* GSocket* → PalConn* */
+	GHashTable *conns;	/* GSocketAddress* (remote) → PalConn* */
 	guint header_timeout_s;
 	guint idle_timeout_s;
 	guint max_connections;
@@ -41,12 +47,12 @@ struct _PalHttpListener {
 G_DEFINE_FINAL_TYPE(PalHttpListener, pal_http_listener, G_TYPE_OBJECT)
 
 static void
-pal_conn_cancel_timer(PalConn *conn)
+pal_source_clear(GSource **source)
 {
-	if (conn->timer != NULL) {
-		g_source_destroy(conn->timer);
-		g_source_unref(conn->timer);
-		conn->timer = NULL;
+	if (*source != NULL) {
+		g_source_destroy(*source);
+		g_source_unref(*source);
+		*source = NULL;
 	}
 }
 
@@ -56,38 +62,53 @@ pal_conn_stream_finalized_cb(gpointer data, GObject *where_the_object_was)
 	PalConn *conn = data;
 
 	conn->stream = NULL;
-	g_hash_table_remove(conn->self->conns, conn->socket);
+	g_hash_table_remove(conn->self->conns, conn->remote);
 }
 
 static void
 pal_conn_free(PalConn *conn)
 {
-	pal_conn_cancel_timer(conn);
-	if (conn->stream != NULL)
-		g_object_weak_unref(G_OBJECT(conn->stream), pal_conn_stream_finalized_cb, conn);
+	pal_source_clear(&conn->timer);
+	pal_source_clear(&conn->park_idle);
+	pal_source_clear(&conn->park_watch);
+	g_clear_object(&conn->last_msg);
+	if (conn->stream != NULL) {
+		if (conn->parked)
+			g_object_unref(conn->stream);
+		else
+			g_object_weak_unref(G_OBJECT(conn->stream), pal_conn_stream_finalized_cb, conn);
+	}
 	g_object_unref(conn->socket);
+	g_object_unref(conn->remote);
+	g_clear_object(&conn->local);
 	g_free(conn);
 }
 
-/* close with g_socket_close(), not shutdown(): libsoup 3.2 leaks the fd of a connection the
- * client closed while idle, and only a real close gives it back (PLATFORM-NOTES 3) */
+/* close with g_socket_close(), not shutdown() (PLATFORM-NOTES 3) */
+static void
+pal_conn_close(PalConn *conn)
+{
+	g_autoptr(GSocket) socket = g_object_ref(conn->socket);
+
+	g_hash_table_remove(conn->self->conns, conn->remote);
+	g_socket_close(socket, NULL);
+}
+
 static gboolean
 pal_conn_timeout_cb(gpointer data)
 {
 	PalConn *conn = data;
-	PalHttpListener *self = conn->self;
 
-	g_debug("closing connection after %s timeout",
-		conn->n_requests == 0 ? "header" : "idle");
-	g_socket_close(conn->socket, NULL);
-	g_hash_table_remove(self->conns, conn->socket);
+	g_debug("closing connection after %s timeout", conn->parked ? "idle" : "header/body");
+	g_source_unref(g_steal_pointer(&conn->timer));
+	pal_conn_close(conn);
 	return G_SOURCE_REMOVE;
 }
 
 static void
 pal_conn_arm_timer(PalConn *conn, guint seconds)
 {
-	pal_conn_cancel_timer(conn);
+	pal_source_clear(&conn->timer);
 	conn->timer = g_timeout_source_new_seconds(seconds);
 	g_source_set_callback(conn->timer, pal_conn_timeout_cb, conn, NULL);
 	g_source_attach(conn->timer, conn->self->context);
@@ -96,11 +117,85 @@ pal_conn_arm_timer(PalConn *conn, guint seconds)
 static PalConn *
 pal_http_listener_lookup(PalHttpListener *self, SoupServerMessage *msg)
 {
-	GSocket *socket = soup_server_message_get_socket(msg);
+	GSocketAddress *remote = soup_server_message_get_remote_address(msg);
 
-	if (socket == NULL)
+	if (remote == NULL)
 		return NULL;
-	return g_hash_table_lookup(self->conns, socket);
+	return g_hash_table_lookup(self->conns, remote);
+}
+
+/* hands a connection to libsoup: on accept, and again when a parked one has a new request */
+static gboolean
+pal_conn_serve(PalConn *conn, GError **error)
+{
+	PalHttpListener *self = conn->self;
+
+	pal_conn_arm_timer(conn, self->header_timeout_s);
+	if (!soup_server_accept_iostream(self->server,
+					 G_IO_STREAM(conn->stream),
+					 conn->local,
+					 conn->remote,
+					 error))
+		return FALSE;
+	/* libsoup holds the stream now; we only watch for its end */
+	conn->parked = FALSE;
+	g_object_weak_ref(G_OBJECT(conn->stream), pal_conn_stream_finalized_cb, conn);
+	g_object_unref(conn->stream);
+	return TRUE;
+}
+
+static gboolean
+pal_conn_park_ready_cb(GSocket *socket, GIOCondition condition, gpointer data)
+{
+	PalConn *conn = data;
+	g_autoptr(GError) error = NULL;
+	gchar byte;
+	gssize n;
+
+	g_source_unref(g_steal_pointer(&conn->park_watch));
+	/* a peek tells a new request from the client's close */
+	n = recv(g_socket_get_fd(socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		pal_conn_close(conn);
+		return G_SOURCE_REMOVE;
+	}
+	if (!pal_conn_serve(conn, &error)) {
+		g_debug("failed to serve parked connection: %s", error->message);
+		pal_conn_close(conn);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* libsoup 3.2.3 leaks a keep-alive connection that the client closes while it is idle
+ * (it stays in the server's client list, with its fd: PLATFORM-NOTES 3, fixed upstream in 3.3).
+ * So idle connections are not left with libsoup: right after a keep-alive response, before
+ * libsoup looks at the socket again, the connection is stolen back and parked here; when the
+ * next request arrives it is handed to libsoup again as a new connection, and when the client
+ * closes or the idle timeout passes it is closed here. The price: a client that pipelines
+ * (sends the next request before reading the response) may see the connection closed without
+ * an answer to the pipelined request, which HTTP/1.1 clients must retry (RFC 9112 §9.3.2). */
+static gboolean
+pal_conn_park_cb(gpointer data)
+{
+	PalConn *conn = data;
+	g_autoptr(SoupServerMessage) msg = g_steal_pointer(&conn->last_msg);
+	g_autoptr(GIOStream) stolen = NULL;
+	GSocketConnection *stream = conn->stream;
+
+	g_source_unref(g_steal_pointer(&conn->park_idle));
+	if (stream == NULL || msg == NULL || g_io_stream_is_closed(G_IO_STREAM(stream)) ||
+	    !g_socket_is_connected(conn->socket))
+		return G_SOURCE_REMOVE;
+	/* hold our stream while libsoup lets go of it */
+	g_object_ref(stream);
+	g_object_weak_unref(G_OBJECT(stream), pal_conn_stream_finalized_cb, conn);
+	conn->parked = TRUE;
+	stolen = soup_server_message_steal_connection(msg);
+	conn->park_watch = g_socket_create_source(conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(conn->park_watch, G_SOURCE_FUNC(pal_conn_park_ready_cb), conn, NULL);
+	g_source_attach(conn->park_watch, conn->self->context);
+	pal_conn_arm_timer(conn, conn->self->idle_timeout_s);
+	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -120,7 +215,7 @@ pal_http_listener_got_body_cb(SoupServerMessage *msg, PalHttpListener *self)
 
 	/* handlers bound their own work with deadlines (PLATFORM-NOTES 7) */
 	if (conn != NULL)
-		pal_conn_cancel_timer(conn);
+		pal_source_clear(&conn->timer);
 }
 
 static void
@@ -132,9 +227,7 @@ pal_http_listener_request_started_cb(SoupServer *server,
 
 	if (conn == NULL)
 		return;
-	/* a kept-alive connection waiting for its next request is idle */
-	pal_conn_arm_timer(conn,
-			   conn->n_requests == 0 ? self->header_timeout_s : self->idle_timeout_s);
+	pal_conn_arm_timer(conn, self->header_timeout_s);
 	g_signal_connect_object(msg,
 				"got-headers",
 				G_CALLBACK(pal_http_listener_got_headers_cb),
@@ -158,14 +251,32 @@ pal_http_listener_request_finished_cb(SoupServer *server,
 		return;
 	conn->n_requests++;
 	pal_conn_arm_timer(conn, self->idle_timeout_s);
+	/* libsoup sets up the connection's next message after this signal: park it from a
+	 * high-priority idle, which runs before libsoup's own I/O source can */
+	g_set_object(&conn->last_msg, msg);
+	if (conn->park_idle == NULL) {
+		conn->park_idle = g_idle_source_new();
+		g_source_set_priority(conn->park_idle, G_PRIORITY_HIGH);
+		g_source_set_callback(conn->park_idle, pal_conn_park_cb, conn, NULL);
+		g_source_attach(conn->park_idle, self->context);
+	}
+}
+
+static void
+pal_http_listener_request_aborted_cb(SoupServer *server,
+				     SoupServerMessage *msg,
+				     PalHttpListener *self)
+{
+	PalConn *conn = pal_http_listener_lookup(self, msg);
+
+	/* libsoup disconnects an aborted request itself; only the timer is ours */
+	if (conn != NULL)
+		pal_conn_arm_timer(conn, self->idle_timeout_s);
 }
 
 static void
 pal_http_listener_accept_one(PalHttpListener *self, GSocket *socket)
 {
-	g_autoptr(GSocketConnection) stream = NULL;
-	g_autoptr(GSocketAddress) local = NULL;
-	g_autoptr(GSocketAddress) remote = NULL;
 	g_autoptr(GError) error = NULL;
 	PalConn *conn;
 
@@ -175,24 +286,27 @@ pal_http_listener_accept_one(PalHttpListener *self, GSocket *socket)
 		g_socket_close(socket, NULL);
 		return;
 	}
-	if (g_socket_get_family(socket) != G_SOCKET_FAMILY_UNIX)
-		g_socket_set_option(socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-	stream = g_socket_connection_factory_create_connection(socket);
-	local = g_socket_get_local_address(socket, NULL);
-	remote = g_socket_get_remote_address(socket, NULL);
-
+	g_socket_set_option(socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 	conn = g_new0(PalConn, 1);
 	conn->self = self;
 	conn->socket = g_object_ref(socket);
-	conn->stream = G_IO_STREAM(stream);
-	g_object_weak_ref(G_OBJECT(stream), pal_conn_stream_finalized_cb, conn);
-	g_hash_table_insert(self->conns, socket, conn);
-	pal_conn_arm_timer(conn, self->header_timeout_s);
-
-	if (!soup_server_accept_iostream(self->server, G_IO_STREAM(stream), local, remote, &error)) {
-		g_debug("failed to accept connection: %s", error->message);
+	conn->remote = g_socket_get_remote_address(socket, NULL);
+	conn->local = g_socket_get_local_address(socket, NULL);
+	if (conn->remote == NULL) {
+		/* the peer is gone already */
+		g_object_unref(conn->socket);
+		g_clear_object(&conn->local);
+		g_free(conn);
 		g_socket_close(socket, NULL);
-		g_hash_table_remove(self->conns, socket);
+		return;
+	}
+	/* parked until libsoup takes it: our reference is the only one */
+	conn->stream = g_socket_connection_factory_create_connection(socket);
+	conn->parked = TRUE;
+	g_hash_table_insert(self->conns, conn->remote, conn);
+	if (!pal_conn_serve(conn, &error)) {
+		g_debug("failed to accept connection: %s", error->message);
+		pal_conn_close(conn);
 	}
 }
 
@@ -424,7 +538,7 @@ pal_http_listener_new(SoupServer *server,
 			 self);
 	g_signal_connect(server,
 			 "request-aborted",
-			 G_CALLBACK(pal_http_listener_request_finished_cb),
+			 G_CALLBACK(pal_http_listener_request_aborted_cb),
 			 self);
 	if (!pal_http_listener_add_dummy(self, &error))
 		g_message("keep-alive helper listener unavailable, connections close after each request: %s",
@@ -453,8 +567,9 @@ pal_http_listener_close_all(PalHttpListener *self)
 
 	g_hash_table_iter_init(&iter, self->conns);
 	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&conn)) {
-		g_socket_close(conn->socket, NULL);
+		g_autoptr(GSocket) socket = g_object_ref(conn->socket);
 		g_hash_table_iter_remove(&iter);
+		g_socket_close(socket, NULL);
 	}
 }
 
