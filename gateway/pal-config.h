@@ -73,4 +73,9 @@ pal_config_get_bus(PalConfig *self);
 const gchar *
 pal_config_get_data_dir(PalConfig *self); /* $datadir/palaver or [Paths] DataDir */
 
+/* added: splits one Listen entry ("127.0.0.1:8080", "[::1]:0") into an IP address without
+ * brackets and a port; host names are refused (PAL_ERROR_INVALID_DATA) */
+gboolean
+pal_config_parse_listen_address(const gchar *address, gchar **host, guint16 *port, GError **error);
+
 G_END_DECLS

@@ -25,6 +25,8 @@ pal_endpoint_new_from_file(const gchar *path, const gchar *data_dir, GError **er
 const gchar *
 pal_endpoint_get_origin(PalEndpoint *self);
 const gchar *
+pal_endpoint_get_base_dir(PalEndpoint *self); /* added: folder of the file, NULL for D-Bus */
+const gchar *
 pal_endpoint_get_name(PalEndpoint *self);
 const gchar *
 pal_endpoint_get_url_token(PalEndpoint *self);
@@ -80,6 +82,15 @@ gboolean
 pal_endpoint_get_mask_ip_address(PalEndpoint *self);
 gboolean
 pal_endpoint_get_mask_logging(PalEndpoint *self);
+/* added: the other dataProtection switches (DESIGN.md §4) */
+gboolean
+pal_endpoint_get_mask_analytics(PalEndpoint *self);
+gboolean
+pal_endpoint_get_use_conversations(PalEndpoint *self);
+gboolean
+pal_endpoint_get_use_contact_profiles(PalEndpoint *self);
+gboolean
+pal_endpoint_get_use_analytics(PalEndpoint *self);
 
 /* session */
 guint

@@ -480,7 +480,7 @@ static void
 test_create(Fixture *fixture, gconstpointer user_data)
 {
 	PalPluginRegistry *registry = fixture->registry;
-	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL);
+	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL, FALSE);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GObject) flow = NULL;
 	g_autoptr(GObject) nlu = NULL;
@@ -579,7 +579,7 @@ static void
 test_echo_options(Fixture *fixture, gconstpointer user_data)
 {
 	PalPluginRegistry *registry = fixture->registry;
-	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL);
+	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL, FALSE);
 	const struct {
 		const gchar *json;
 		const gchar *error; /* NULL: accepted */
@@ -665,7 +665,7 @@ pal_test_run_flow(GObject *flow,
 		  GCancellable *cancellable,
 		  GError **error)
 {
-	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL);
+	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL, FALSE);
 	g_autoptr(PalSession) session = pal_session_new("test", "user123", "session123");
 	g_autoptr(PalMessage) message =
 	    pal_message_new(PAL_MESSAGE_KIND_USER, NULL, "user123", "session123", text, data, NULL);
@@ -696,7 +696,7 @@ pal_test_run_flow(GObject *flow,
 static GObject *
 pal_test_create_echo(PalPluginRegistry *registry, const gchar *options_json)
 {
-	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL);
+	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL, FALSE);
 	g_autoptr(JsonObject) options = pal_test_json_object(options_json);
 	g_autoptr(GError) error = NULL;
 	GObject *flow;
@@ -898,7 +898,7 @@ test_builtin(Fixture *fixture, gconstpointer user_data)
 {
 	PalPluginRegistry *registry = fixture->registry;
 	PalPluginInfo *info;
-	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL);
+	g_autoptr(PalEndpointInfo) endpoint = pal_endpoint_info_new("test", NULL, NULL, NULL, FALSE);
 	g_autoptr(GObject) flow = NULL;
 	g_autofree gchar *echo_path = pal_test_shared_path("libpal-plugin-echo.so");
 	g_autofree gchar *dup_echo = NULL;

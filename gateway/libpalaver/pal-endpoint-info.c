@@ -46,6 +46,7 @@ pal_endpoint_info_init(PalEndpointInfo *self)
  * @locale: (nullable): its locale, `en` when %NULL
  * @base_dir: (nullable): folder of the endpoint file; relative paths resolve here first
  * @data_dir: (nullable): the shared data folder, searched second (`$datadir/palaver`)
+ * @mask_logging: the endpoint's `dataProtection.maskLogging`
  *
  * Used by the gateway; plugins only read endpoint views.
  *
@@ -55,7 +56,8 @@ PalEndpointInfo *
 pal_endpoint_info_new(const gchar *name,
 		      const gchar *locale,
 		      const gchar *base_dir,
-		      const gchar *data_dir)
+		      const gchar *data_dir,
+		      gboolean mask_logging)
 {
 	PalEndpointInfo *self = g_object_new(PAL_TYPE_ENDPOINT_INFO, NULL);
 
@@ -63,6 +65,7 @@ pal_endpoint_info_new(const gchar *name,
 	self->locale = g_strdup(locale != NULL ? locale : "en");
 	self->base_dir = g_strdup(base_dir);
 	self->data_dir = g_strdup(data_dir);
+	self->mask_logging = mask_logging;
 	return self;
 }
 
@@ -103,13 +106,6 @@ pal_endpoint_info_get_mask_logging(PalEndpointInfo *self)
 {
 	g_return_val_if_fail(PAL_IS_ENDPOINT_INFO(self), FALSE);
 	return self->mask_logging;
-}
-
-void
-pal_endpoint_info_set_mask_logging(PalEndpointInfo *self, gboolean mask_logging)
-{
-	g_return_if_fail(PAL_IS_ENDPOINT_INFO(self));
-	self->mask_logging = mask_logging;
 }
 
 /**

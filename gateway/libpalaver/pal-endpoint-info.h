@@ -18,7 +18,8 @@ PalEndpointInfo *
 pal_endpoint_info_new(const gchar *name,
 		      const gchar *locale,
 		      const gchar *base_dir,
-		      const gchar *data_dir);
+		      const gchar *data_dir,
+		      gboolean mask_logging);
 const gchar *
 pal_endpoint_info_get_name(PalEndpointInfo *self);
 const gchar *
@@ -27,8 +28,6 @@ const gchar *
 pal_endpoint_info_get_base_dir(PalEndpointInfo *self);
 gboolean
 pal_endpoint_info_get_mask_logging(PalEndpointInfo *self);
-void
-pal_endpoint_info_set_mask_logging(PalEndpointInfo *self, gboolean mask_logging);
 gchar *
 pal_endpoint_info_resolve_path(PalEndpointInfo *self, const gchar *path, GError **error);
 

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* small helpers shared by the endpoint loader and the HTTP ingress */
+
+/* refuses @data when its JSON nesting (arrays and objects) is deeper than @max_depth,
+ * without parsing it: json-glib 1.6 recurses and crashes on deep input (PLATFORM-NOTES 13) */
+gboolean
+pal_json_check_depth(const gchar *data, gsize len, guint max_depth, GError **error);
+
+/* size, UTF-8 and depth checks, then the parse; errors are PAL_ERROR_INVALID_DATA and start
+ * with "@origin:line:column:" where a position is known; the root may be any JSON value */
+JsonNode *
+pal_json_parse_bounded(const gchar *data,
+		       gsize len,
+		       gsize max_size,
+		       guint max_depth,
+		       const gchar *origin,
+		       GError **error);
+
+/* a copy that shares nothing with @node (json_node_copy() shares objects and arrays) */
+JsonNode *
+pal_json_node_deep_copy(JsonNode *node);
+
+/* what a value is, for "got …" in error messages: "\"fast\"", "42", "true", "null",
+ * "an object", "an array"; long strings are shortened and control characters escaped */
+gchar *
+pal_json_describe_node(JsonNode *node);
+
+/* JSON paths for error messages: ("webhook", "timeoutMs") → "webhook.timeoutMs",
+ * ("", "name") → "name", ("webhook.headers", "x y") → "webhook.headers[\"x y\"]" */
+gchar *
+pal_json_path_member(const gchar *parent, const gchar *member);
+/* ("transformers", 1) → "transformers[1]" */
+gchar *
+pal_json_path_index(const gchar *parent, guint index);
+
+/* @str quoted and escaped for a log or error message, shortened to @max_chars characters */
+gchar *
+pal_quote_for_message(const gchar *str, guint max_chars);
+
+/* TRUE when both strings are equal; for strings of equal length the time taken does not
+ * depend on their content (only the length leaks) */
+gboolean
+pal_secure_equal(const gchar *a, const gchar *b);
+
+G_END_DECLS
