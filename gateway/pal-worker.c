@@ -227,6 +227,8 @@ pal_worker_early_handler(SoupServer *server,
 
 	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST)
 		return;
+	/* never let libsoup accumulate: it would buffer even a body we refuse below */
+	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
 	if (soup_message_headers_get_encoding(hdrs) == SOUP_ENCODING_CONTENT_LENGTH &&
 	    declared > (goffset)self->max_body) {
 		g_autofree gchar *m = g_strdup_printf("request body of %" G_GOFFSET_FORMAT
@@ -236,8 +238,7 @@ pal_worker_early_handler(SoupServer *server,
 		pal_worker_fail(msg, 413, "payload_too_large", NULL, m);
 		return;
 	}
-	/* count chunks into a bounded buffer instead of letting libsoup accumulate */
-	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
+	/* count chunks into a bounded buffer instead */
 	buf = g_new0(PalBodyBuf, 1);
 	buf->data = g_byte_array_new();
 	buf->max = self->max_body;
