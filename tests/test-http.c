@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* HTTP ingress of the real palaverd: every status of DESIGN.md §1.1 over real HTTP, limits,
+ * timeouts, and connection churn (PLATFORM-NOTES 1-5). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pal-test-util.h"
+
+#define TOKEN	     "http-token-0123456789"
+#define TOKEN_OFF    "http-token-disabled-01"
+#define TOKEN_KEYED  "http-token-keyed-0001"
+#define MAX_BODY     4096
+
+typedef struct {
+	PalTestReceiver *receiver;
+	PalTestDaemon *daemon;
+	guint16 port;
+} Fixture;
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *hook = NULL;
+	g_autofree gchar *ep1 = NULL;
+	g_autofree gchar *ep2 = NULL;
+	g_autofree gchar *ep3 = NULL;
+	g_autoptr(GUri) uri = NULL;
+
+	f->receiver = pal_test_receiver_new_started();
+	hook = pal_test_receiver_get_url(f->receiver, "/hook");
+	f->daemon = pal_test_daemon_new();
+	pal_test_daemon_set_conf(f->daemon, "Server", "MaxBodySize", G_STRINGIFY(MAX_BODY));
+	pal_test_daemon_set_conf(f->daemon, "Server", "HeaderTimeout", "1");
+	pal_test_daemon_set_conf(f->daemon, "Server", "IdleTimeout", "1");
+	ep1 = g_strdup_printf("{\"name\":\"open\",\"URLToken\":\"" TOKEN "\",\"flow\":{\"type\":\"echo\"},"
+			      "\"webhook\":{\"url\":\"%s\"}}",
+			      hook);
+	ep2 = g_strdup_printf("{\"name\":\"off\",\"URLToken\":\"" TOKEN_OFF "\",\"active\":false,"
+			      "\"flow\":{\"type\":\"echo\"},\"webhook\":{\"url\":\"%s\"}}",
+			      hook);
+	ep3 = g_strdup_printf("{\"name\":\"keyed\",\"URLToken\":\"" TOKEN_KEYED "\",\"flow\":{\"type\":\"echo\"},"
+			      "\"webhook\":{\"url\":\"%s\"},\"auth\":{\"webhookKeys\":[\"k1\",\"k2\"]}}",
+			      hook);
+	pal_test_daemon_add_endpoint(f->daemon, "open.json", ep1);
+	pal_test_daemon_add_endpoint(f->daemon, "off.json", ep2);
+	pal_test_daemon_add_endpoint(f->daemon, "keyed.json", ep3);
+	if (!pal_test_daemon_start(f->daemon, &error))
+		g_error("palaverd did not start: %s", error->message);
+	uri = g_uri_parse(pal_test_daemon_get_base_url(f->daemon), G_URI_FLAGS_NONE, &error);
+	g_assert_no_error(error);
+	f->port = (guint16)g_uri_get_port(uri);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+	gint status = -1;
+
+	g_assert_true(pal_test_daemon_stop(f->daemon, SIGTERM, 10000, &status, NULL));
+	g_assert_cmpint(status, ==, 0);
+	pal_test_daemon_free(f->daemon);
+	pal_test_receiver_free(f->receiver);
+}
+
+static int
+connect_to(Fixture *f)
+{
+	struct sockaddr_in sa = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_assert_cmpint(fd, >=, 0);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(f->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+	return fd;
+}
+
+static void
+send_all(int fd, const gchar *data, gsize len)
+{
+	while (len > 0) {
+		gssize n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return; /* the server may close early (413): not an error here */
+		data += n;
+		len -= (gsize)n;
+	}
+}
+
+/* reads until the peer closes or @timeout_ms passes; returns what arrived */
+static GString *
+read_until_close(int fd, guint timeout_ms, gboolean *closed)
+{
+	GString *out = g_string_new(NULL);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	*closed = FALSE;
+	while (g_get_monotonic_time() < deadline) {
+		struct pollfd p = {fd, POLLIN, 0};
+		gchar buf[4096];
+		gssize n;
+		int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+
+		if (poll(&p, 1, MAX(left, 1)) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			*closed = TRUE;
+			break;
+		}
+		g_string_append_len(out, buf, n);
+	}
+	return out;
+}
+
+/* reads one whole response (headers and Content-Length body) from a kept-alive connection */
+static GString *
+read_response(int fd, guint timeout_ms)
+{
+	GString *out = g_string_new(NULL);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	while (g_get_monotonic_time() < deadline) {
+		struct pollfd p = {fd, POLLIN, 0};
+		gchar buf[4096];
+		const gchar *end = strstr(out->str, "\r\n\r\n");
+		const gchar *cl = strstr(out->str, "Content-Length: ");
+		gssize n;
+
+		if (end != NULL && cl != NULL &&
+		    out->len >= (gsize)(end + 4 - out->str) + g_ascii_strtoull(cl + 16, NULL, 10))
+			break;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		g_string_append_len(out, buf, n);
+	}
+	return out;
+}
+
+/* one raw request on a fresh connection; returns the status code and the body */
+static guint
+raw_request(Fixture *f, const gchar *request, gsize len, gchar **body_out)
+{
+	int fd = connect_to(f);
+	gboolean closed = FALSE;
+	g_autoptr(GString) resp = NULL;
+	const gchar *body;
+	guint status = 0;
+
+	send_all(fd, request, len);
+	shutdown(fd, SHUT_WR);
+	resp = read_until_close(fd, 5000, &closed);
+	close(fd);
+	if (resp->len > 12 && g_str_has_prefix(resp->str, "HTTP/1.1 "))
+		status = (guint)g_ascii_strtoull(resp->str + 9, NULL, 10);
+	body = strstr(resp->str, "\r\n\r\n");
+	if (body_out != NULL)
+		*body_out = g_strdup(body != NULL ? body + 4 : "");
+	return status;
+}
+
+static guint
+post(Fixture *f, const gchar *path, const gchar *content_type, const gchar *body, gsize len,
+     const gchar *extra_header, gchar **body_out)
+{
+	g_autofree gchar *req = g_strdup_printf("POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+						"%s%s%s"
+						"%s"
+						"Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n",
+						path,
+						content_type != NULL ? "Content-Type: " : "",
+						content_type != NULL ? content_type : "",
+						content_type != NULL ? "\r\n" : "",
+						extra_header != NULL ? extra_header : "",
+						len);
+	g_autoptr(GString) all = g_string_new(req);
+
+	g_string_append_len(all, body, (gssize)len);
+	return raw_request(f, all->str, all->len, body_out);
+}
+
+static void
+assert_error_body(const gchar *body, const gchar *code, const gchar *field)
+{
+	g_autoptr(JsonNode) root = pal_test_json_parse(body);
+	JsonObject *e = json_object_get_object_member(json_node_get_object(root), "error");
+
+	g_assert_nonnull(e);
+	g_assert_cmpstr(json_object_get_string_member(e, "code"), ==, code);
+	g_assert_true(strlen(json_object_get_string_member(e, "message")) > 0);
+	if (field != NULL)
+		g_assert_cmpstr(json_object_get_string_member(e, "field"), ==, field);
+	else
+		g_assert_true(json_object_get_null_member(e, "field"));
+	/* never a secret: the URL token does not appear in any error */
+	g_assert_null(strstr(body, TOKEN));
+}
+
+/* every status of DESIGN.md §1.1 through real HTTP */
+static void
+test_statuses(Fixture *f, gconstpointer data)
+{
+	const gchar *good = "{\"userId\":\"u\",\"sessionId\":\"s\",\"text\":\"hi\"}";
+	struct {
+		const gchar *path;
+		const gchar *ctype;
+		const gchar *body;
+		const gchar *header;
+		guint status;
+		const gchar *code;
+		const gchar *field;
+	} rows[] = {
+	    {"/" TOKEN, "application/json", good, NULL, 202, NULL, NULL},
+	    {"/" TOKEN, "application/json; charset=utf-8", good, NULL, 202, NULL, NULL},
+	    {"/unknown-token-000000000", "application/json", good, NULL, 404, "unknown_endpoint", NULL},
+	    {"/" TOKEN "x", "application/json", good, NULL, 404, "unknown_endpoint", NULL},
+	    {"/" TOKEN_OFF, "application/json", good, NULL, 403, "endpoint_disabled", NULL},
+	    {"/" TOKEN_KEYED, "application/json", good, NULL, 401, "unauthorized", NULL},
+	    {"/" TOKEN_KEYED, "application/json", good, "X-Webhook-Key: wrong\r\n", 401, "unauthorized", NULL},
+	    {"/" TOKEN_KEYED, "application/json", good, "X-Webhook-Key: k2\r\n", 202, NULL, NULL},
+	    {"/" TOKEN, "text/plain", good, NULL, 415, "unsupported_media_type", NULL},
+	    {"/" TOKEN, NULL, good, NULL, 415, "unsupported_media_type", NULL},
+	    {"/" TOKEN, "application/json; charset=iso-8859-1", good, NULL, 415, "unsupported_media_type", NULL},
+	    {"/" TOKEN, "application/json", "{\"userId\":", NULL, 400, "malformed_json", NULL},
+	    {"/" TOKEN, "application/json", "[]", NULL, 400, "not_an_object", NULL},
+	    {"/" TOKEN, "application/json", "{\"sessionId\":\"s\",\"text\":\"x\"}", NULL, 400, "missing_field", "userId"},
+	    {"/" TOKEN, "application/json", "{\"userId\":\"u\",\"sessionId\":1,\"text\":\"x\"}", NULL, 400, "invalid_field", "sessionId"},
+	    {"/" TOKEN, "application/json", "{\"userId\":\"u\",\"sessionId\":\"s\"}", NULL, 400, "missing_text_or_data", "text"},
+	    {"/" TOKEN, "application/json", "{\"userId\":\"u\xc3\",\"sessionId\":\"s\",\"text\":\"x\"}", NULL, 400, "invalid_utf8", NULL},
+	    {"/a/b", "application/json", good, NULL, 404, "not_found", NULL},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autofree gchar *body = NULL;
+		guint status = post(f, rows[i].path, rows[i].ctype, rows[i].body, strlen(rows[i].body), rows[i].header, &body);
+
+		g_test_message("row %u: %s → %u", i, rows[i].path, status);
+		g_assert_cmpuint(status, ==, rows[i].status);
+		if (rows[i].code != NULL) {
+			assert_error_body(body, rows[i].code, rows[i].field);
+		} else {
+			g_autoptr(JsonNode) root = pal_test_json_parse(body);
+			g_assert_cmpstr(json_object_get_string_member(json_node_get_object(root), "status"), ==, "accepted");
+		}
+	}
+	/* accepted messages are delivered: 3 rows were 202 */
+	g_assert_true(pal_test_receiver_wait_count(f->receiver, 3, 10000));
+}
+
+static void
+test_methods_and_health(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *b1 = NULL;
+	g_autofree gchar *b2 = NULL;
+	g_autofree gchar *b3 = NULL;
+	const gchar *get_token = "GET /" TOKEN " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	const gchar *healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	const gchar *readyz = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+	g_assert_cmpuint(raw_request(f, get_token, strlen(get_token), &b1), ==, 405);
+	assert_error_body(b1, "method_not_allowed", NULL);
+	g_assert_cmpuint(raw_request(f, healthz, strlen(healthz), &b2), ==, 200);
+	g_assert_nonnull(strstr(b2, "\"ok\""));
+	g_assert_cmpuint(raw_request(f, readyz, strlen(readyz), &b3), ==, 200);
+}
+
+static gchar *
+nested(guint depth)
+{
+	GString *s = g_string_new("{\"userId\":\"u\",\"sessionId\":\"s\",\"data\":{\"x\":");
+
+	for (guint i = 0; i < depth; i++)
+		g_string_append_c(s, '[');
+	for (guint i = 0; i < depth; i++)
+		g_string_append_c(s, ']');
+	g_string_append(s, "}}");
+	return g_string_free(s, FALSE);
+}
+
+static void
+test_limits(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *deep = nested(1500);
+	g_autofree gchar *ok_depth = nested(60);
+	g_autofree gchar *b1 = NULL;
+	g_autofree gchar *b2 = NULL;
+	g_autofree gchar *b3 = NULL;
+	g_autofree gchar *b4 = NULL;
+	g_autofree gchar *big = g_malloc(5 * 1024 * 1024);
+	g_autoptr(GString) chunked = g_string_new(NULL);
+	gint64 rss_before = pal_test_daemon_get_rss_kb(f->daemon);
+	guint status;
+
+	/* nesting: refused before parsing, without crashing the daemon */
+	g_assert_cmpuint(post(f, "/" TOKEN, "application/json", deep, strlen(deep), NULL, &b1), ==, 400);
+	assert_error_body(b1, "too_deep", NULL);
+	g_assert_cmpuint(post(f, "/" TOKEN, "application/json", ok_depth, strlen(ok_depth), NULL, NULL), ==, 202);
+
+	/* 5 MB with a Content-Length: 413 at once */
+	memset(big, 'a', 5 * 1024 * 1024);
+	g_assert_cmpuint(post(f, "/" TOKEN, "application/json", big, 5 * 1024 * 1024, NULL, &b2), ==, 413);
+	assert_error_body(b2, "payload_too_large", NULL);
+
+	/* 5 MB chunked: counted, dropped, 413 */
+	g_string_append(chunked, "POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+				 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (guint i = 0; i < 80; i++) {
+		g_string_append_printf(chunked, "%x\r\n", 65536);
+		g_string_append_len(chunked, big, 65536);
+		g_string_append(chunked, "\r\n");
+	}
+	g_string_append(chunked, "0\r\n\r\n");
+	status = raw_request(f, chunked->str, chunked->len, &b3);
+	g_assert_cmpuint(status, ==, 413);
+	assert_error_body(b3, "payload_too_large", NULL);
+
+	/* just over the limit by Content-Length */
+	g_assert_cmpuint(post(f, "/" TOKEN, "application/json", big, MAX_BODY + 1, NULL, &b4), ==, 413);
+
+	/* memory stayed flat: the 5 MB bodies were never buffered */
+	g_assert_cmpint(pal_test_daemon_get_rss_kb(f->daemon) - rss_before, <, 4 * 1024);
+	g_assert_true(pal_test_receiver_wait_count(f->receiver, 1, 10000));
+}
+
+/* slow headers and idle keep-alive connections are closed by palaverd (PLATFORM-NOTES 4) */
+static void
+test_timeouts(Fixture *f, gconstpointer data)
+{
+	int slow = connect_to(f);
+	int idle = connect_to(f);
+	int silent = connect_to(f);
+	const gchar *partial = "POST /" TOKEN " HTTP/1.1\r\nHost: x\r\n";
+	const gchar *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	gboolean closed = FALSE;
+	g_autoptr(GString) r1 = NULL;
+	g_autoptr(GString) r2 = NULL;
+	g_autoptr(GString) r3 = NULL;
+	gint64 start = g_get_monotonic_time();
+
+	send_all(slow, partial, strlen(partial));
+	send_all(idle, req, strlen(req));
+	r1 = read_until_close(slow, 6000, &closed);
+	g_assert_true(closed);
+	r2 = read_until_close(idle, 6000, &closed);
+	g_assert_true(closed);
+	g_assert_true(g_str_has_prefix(r2->str, "HTTP/1.1 200"));
+	r3 = read_until_close(silent, 6000, &closed);
+	g_assert_true(closed);
+	g_assert_cmpuint(r3->len, ==, 0);
+	/* HeaderTimeout=1 and IdleTimeout=1 (whole seconds, so up to 2 s) */
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+	close(slow);
+	close(idle);
+	close(silent);
+}
+
+/* keep-alive works: several requests on one connection, with pauses between them */
+static void
+test_keepalive(Fixture *f, gconstpointer data)
+{
+	int fd = connect_to(f);
+	const gchar *body = "{\"userId\":\"u\",\"sessionId\":\"ka\",\"text\":\"x\"}";
+	g_autofree gchar *req = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+						"Content-Length: %zu\r\n\r\n%s",
+						strlen(body),
+						body);
+
+	for (guint i = 0; i < 5; i++) {
+		g_autoptr(GString) resp = NULL;
+
+		send_all(fd, req, strlen(req));
+		resp = read_response(fd, 5000);
+		g_assert_true(g_str_has_prefix(resp->str, "HTTP/1.1 202"));
+		g_assert_nonnull(strstr(resp->str, "\"accepted\""));
+		g_usleep(i * 150 * 1000); /* under IdleTimeout=1 */
+	}
+	close(fd);
+	g_assert_true(pal_test_receiver_wait_count(f->receiver, 5, 10000));
+}
+
+/* 20,000 connections of every kind: fds come back to the baseline and memory does not grow */
+static void
+test_churn(Fixture *f, gconstpointer data)
+{
+	const gchar *ka = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	const gchar *cl = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	gint base_fds;
+	gint fds = 0;
+	gint64 rss_before;
+	gint64 rss_after;
+	GArray *held = g_array_new(FALSE, FALSE, sizeof(int));
+
+	/* warm up: allocator arenas, soup caches */
+	for (guint i = 0; i < 500; i++) {
+		int fd = connect_to(f);
+		send_all(fd, ka, strlen(ka));
+		g_string_free(read_response(fd, 5000), TRUE);
+		close(fd);
+	}
+	g_usleep(2500 * 1000);
+	base_fds = pal_test_daemon_count_fds(f->daemon);
+	rss_before = pal_test_daemon_get_rss_kb(f->daemon);
+
+	for (guint i = 0; i < 20000; i++) {
+		int fd = connect_to(f);
+
+		switch (i % 4) {
+		case 0: /* keep-alive request, then the client closes the idle connection */
+			send_all(fd, ka, strlen(ka));
+			g_string_free(read_response(fd, 5000), TRUE);
+			close(fd);
+			break;
+		case 1: /* Connection: close */
+			send_all(fd, cl, strlen(cl));
+			g_string_free(read_response(fd, 5000), TRUE);
+			close(fd);
+			break;
+		case 2: /* connect and leave without a word */
+			close(fd);
+			break;
+		default: /* keep-alive, left open: the idle timeout closes it */
+			send_all(fd, ka, strlen(ka));
+			g_string_free(read_response(fd, 5000), TRUE);
+			if (held->len < 200)
+				g_array_append_val(held, fd);
+			else
+				close(fd);
+			break;
+		}
+	}
+	/* IdleTimeout=1: held connections are closed by the server */
+	for (guint i = 0; i < 40; i++) {
+		g_usleep(250 * 1000);
+		fds = pal_test_daemon_count_fds(f->daemon);
+		if (fds <= base_fds)
+			break;
+	}
+	g_test_message("fds: %d before, %d after", base_fds, fds);
+	g_assert_cmpint(fds, <=, base_fds);
+	for (guint i = 0; i < held->len; i++) {
+		gboolean closed = FALSE;
+		g_autoptr(GString) rest = read_until_close(g_array_index(held, int, i), 100, &closed);
+		g_assert_true(closed);
+		close(g_array_index(held, int, i));
+	}
+	g_array_unref(held);
+
+	rss_after = pal_test_daemon_get_rss_kb(f->daemon);
+	g_test_message("RSS: %" G_GINT64_FORMAT " kB before, %" G_GINT64_FORMAT " kB after", rss_before, rss_after);
+#ifndef __SANITIZE_ADDRESS__
+	/* libsoup 3.2.3 alone leaks ~2 kB per client-closed keep-alive connection: 5,000 of
+	 * them would be ~10 MB. AddressSanitizer's quarantine makes RSS meaningless there. */
+	g_assert_cmpint(rss_after - rss_before, <, 3 * 1024);
+#endif
+}
+
+int
+main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	g_test_init(&argc, &argv, NULL);
+	g_test_add("/palaver/http/statuses", Fixture, NULL, fixture_setup, test_statuses, fixture_teardown);
+	g_test_add("/palaver/http/methods-and-health", Fixture, NULL, fixture_setup, test_methods_and_health, fixture_teardown);
+	g_test_add("/palaver/http/limits", Fixture, NULL, fixture_setup, test_limits, fixture_teardown);
+	g_test_add("/palaver/http/timeouts", Fixture, NULL, fixture_setup, test_timeouts, fixture_teardown);
+	g_test_add("/palaver/http/keepalive", Fixture, NULL, fixture_setup, test_keepalive, fixture_teardown);
+	g_test_add("/palaver/http/churn", Fixture, NULL, fixture_setup, test_churn, fixture_teardown);
+	return g_test_run();
+}
