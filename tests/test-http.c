@@ -332,8 +332,13 @@ test_limits(Fixture *f, gconstpointer data)
 	/* just over the limit by Content-Length */
 	g_assert_cmpuint(post(f, "/" TOKEN, "application/json", big, MAX_BODY + 1, NULL, &b4), ==, 413);
 
-	/* memory stayed flat: the 5 MB bodies were never buffered */
+	/* memory stayed flat: the 5 MB bodies were never buffered (AddressSanitizer's shadow
+	 * memory and quarantine make RSS meaningless in that build) */
+#ifndef __SANITIZE_ADDRESS__
 	g_assert_cmpint(pal_test_daemon_get_rss_kb(f->daemon) - rss_before, <, 4 * 1024);
+#else
+	(void)rss_before;
+#endif
 	g_assert_true(pal_test_receiver_wait_count(f->receiver, 1, 10000));
 }
 
