@@ -14,6 +14,7 @@ struct _PalDaemon {
 	GMutex lock;
 	PalEndpointSet *endpoints; /* the published snapshot, swapped under @lock */
 	GPtrArray *workers;
+	guint n_refused; /* endpoints refused by the last load */
 	gint accepting; /* atomic */
 	gint ready;	/* atomic */
 };
@@ -41,6 +42,12 @@ pal_daemon_dup_endpoints(PalDaemon *self)
 	set = g_object_ref(self->endpoints);
 	g_mutex_unlock(&self->lock);
 	return set;
+}
+
+guint
+pal_daemon_get_n_refused_endpoints(PalDaemon *self)
+{
+	return self->n_refused;
 }
 
 gboolean
@@ -154,6 +161,7 @@ pal_daemon_load_endpoints(PalDaemon *self, GError **error)
 	}
 	if (!pal_endpoint_set_load_directory(set, dir, pal_config_get_data_dir(self->config), errors, error))
 		return NULL;
+	self->n_refused = errors->len;
 	for (guint i = 0; i < errors->len; i++) {
 		GError *e = g_ptr_array_index(errors, i);
 		g_message("endpoint refused: %s", e->message);
@@ -165,6 +173,7 @@ pal_daemon_load_endpoints(PalDaemon *self, GError **error)
 		if (!pal_daemon_check_endpoint(self, ep, &err)) {
 			g_message("endpoint refused: %s: %s", pal_endpoint_get_origin(ep), err->message);
 			pal_endpoint_set_remove(set, pal_endpoint_get_name(ep));
+			self->n_refused++;
 			continue;
 		}
 		g_message("endpoint %s loaded from %s (flow %s, webhook %s)",

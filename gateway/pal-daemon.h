@@ -22,6 +22,9 @@ pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error);
  * endpoint they were accepted with */
 gboolean
 pal_daemon_reload(PalDaemon *self, GError **error);
+/* how many endpoint files or definitions the last (re)load refused */
+guint
+pal_daemon_get_n_refused_endpoints(PalDaemon *self);
 /* stops accepting, waits until all accepted work is delivered or @timeout_s passed, stops the
  * workers; @callback runs on the main context */
 void

@@ -146,11 +146,19 @@ main(int argc, char *argv[])
 	daemon = pal_daemon_new(config, registry);
 	if (check_config) {
 		/* --check-config loads endpoints the same way the daemon does, without listening */
+		g_autoptr(PalEndpointSet) loaded = NULL;
+		g_autoptr(GPtrArray) all = NULL;
+		guint refused;
+
 		if (!pal_daemon_reload(daemon, &error)) {
 			g_printerr("palaverd: %s\n", error->message);
 			return 1;
 		}
-		return 0;
+		loaded = pal_daemon_dup_endpoints(daemon);
+		all = pal_endpoint_set_get_all(loaded);
+		refused = pal_daemon_get_n_refused_endpoints(daemon);
+		g_print(_("%u endpoint(s) loaded, %u refused\n"), all->len, refused);
+		return refused > 0 ? 1 : 0;
 	}
 	if (!pal_daemon_start(daemon, bound, &error)) {
 		g_printerr("palaverd: %s\n", error->message);

@@ -298,6 +298,9 @@ test_webhook_statuses(void)
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
 }
 
+static gchar *
+run_palaverd(const gchar *const *args, gint *exit_status, gchar **err_out);
+
 /* a broken endpoint file is reported and skipped; the other endpoints serve */
 static void
 test_broken_endpoint_file(void)
@@ -321,6 +324,23 @@ test_broken_endpoint_file(void)
 	}
 	g_assert_true(pal_test_receiver_wait_count(r, 1, 10000));
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
+
+	/* --check-config finds the same two problems, names them, and fails */
+	{
+		g_autofree gchar *conf = g_build_filename(pal_test_daemon_get_dir(d), "palaver.conf", NULL);
+		const gchar *args[] = {"--config", conf, "--plugin-dir", g_getenv("PALAVER_BUILD_PLUGINDIR"),
+				       "--no-plugin-permission-check", "--check-config", NULL};
+		g_autofree gchar *err = NULL;
+		g_autofree gchar *out = NULL;
+		gint status = -1;
+
+		out = run_palaverd(args, &status, &err);
+		g_assert_cmpint(status, ==, 1);
+		g_assert_nonnull(strstr(out, "1 endpoint(s) loaded, 2 refused"));
+		g_assert_nonnull(strstr(err, "broken.json"));
+		g_assert_nonnull(strstr(err, "gamma.json"));
+		g_assert_nonnull(strstr(err, "flow plugin 'nope' is not installed"));
+	}
 }
 
 static gchar *
