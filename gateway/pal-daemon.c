@@ -233,7 +233,7 @@ pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 	}
 	for (guint i = 0; i < n_listen && bound != NULL; i++) {
 		g_autofree gchar *host = NULL;
-		pal_http_parse_address(listen[i], &host, NULL, NULL);
+		pal_config_parse_listen_address(listen[i], &host, NULL, NULL);
 		g_ptr_array_add(bound,
 				g_strdup_printf(strchr(host, ':') != NULL ? "http://[%s]:%u/" : "http://%s:%u/",
 						host[0] != '\0' ? host : "0.0.0.0",

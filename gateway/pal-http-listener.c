@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pal-config.h"
 #include "pal-error.h"
 #include "pal-http-listener.h"
 
@@ -330,43 +331,6 @@ pal_http_listener_accept_cb(GSocket *listen_socket, GIOCondition condition, gpoi
 }
 
 gboolean
-pal_http_parse_address(const gchar *address, gchar **host, guint16 *port, GError **error)
-{
-	const gchar *colon;
-	g_autofree gchar *h = NULL;
-	guint64 p = 0;
-
-	if (address == NULL || address[0] == '\0')
-		goto bad;
-	if (address[0] == '[') {
-		const gchar *close = strchr(address, ']');
-		if (close == NULL || close[1] != ':')
-			goto bad;
-		h = g_strndup(address + 1, close - address - 1);
-		colon = close + 1;
-	} else {
-		colon = strrchr(address, ':');
-		if (colon == NULL || colon == address)
-			goto bad;
-		h = g_strndup(address, colon - address);
-	}
-	if (!g_ascii_string_to_unsigned(colon + 1, 10, 0, 65535, &p, NULL))
-		goto bad;
-	if (host != NULL)
-		*host = g_steal_pointer(&h);
-	if (port != NULL)
-		*port = (guint16)p;
-	return TRUE;
-bad:
-	g_set_error(error,
-		    PAL_ERROR,
-		    PAL_ERROR_INVALID_DATA,
-		    "listen address \"%s\": expected HOST:PORT or [IPV6]:PORT with a port from 0 to 65535",
-		    address != NULL ? address : "");
-	return FALSE;
-}
-
-gboolean
 pal_http_listener_add_address(PalHttpListener *self,
 			      const gchar *address,
 			      guint16 *bound_port,
@@ -383,14 +347,9 @@ pal_http_listener_add_address(PalHttpListener *self,
 	int fd;
 	PalListenSocket ls;
 
-	if (!pal_http_parse_address(address, &host, &port, error))
+	if (!pal_config_parse_listen_address(address, &host, &port, error))
 		return FALSE;
-	if (g_strcmp0(host, "localhost") == 0)
-		inet = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	else if (host[0] == '\0' || g_strcmp0(host, "*") == 0)
-		inet = g_inet_address_new_any(G_SOCKET_FAMILY_IPV4);
-	else
-		inet = g_inet_address_new_from_string(host);
+	inet = g_inet_address_new_from_string(host);
 	if (inet == NULL) {
 		g_set_error(error,
 			    PAL_ERROR,

@@ -31,8 +31,4 @@ pal_http_listener_close_all(PalHttpListener *self);
 guint
 pal_http_listener_get_n_connections(PalHttpListener *self);
 
-/* "host:port" → host and port; host may be a bracketed IPv6 literal */
-gboolean
-pal_http_parse_address(const gchar *address, gchar **host, guint16 *port, GError **error);
-
 G_END_DECLS

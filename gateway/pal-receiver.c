@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "pal-config.h"
 #include "pal-receiver.h"
 
 /*
@@ -810,65 +811,26 @@ pal_receiver_parse_address(const gchar *address,
 			   guint16 *port,
 			   GError **error)
 {
+	g_autofree gchar *numeric = NULL;
 	g_autofree gchar *host = NULL;
-	g_autoptr(GInetAddress) inet = NULL;
-	const gchar *port_str;
-	guint64 port_value = 0;
+	g_autoptr(GError) error_local = NULL;
 
 	g_return_val_if_fail(address != NULL, FALSE);
 
-	if (address[0] == '[') {
-		const gchar *end = strchr(address, ']');
-		if (end == NULL || end[1] != ':') {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    _("Invalid address “%s”: expected [IPV6]:PORT"),
-				    address);
-			return FALSE;
-		}
-		host = g_strndup(address + 1, end - address - 1);
-		port_str = end + 2;
-	} else {
-		const gchar *colon = strrchr(address, ':');
-		if (colon == NULL || memchr(address, ':', colon - address) != NULL) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    _("Invalid address “%s”: expected HOST:PORT, with IPv6 "
-				      "addresses in brackets"),
-				    address);
-			return FALSE;
-		}
-		host = g_strndup(address, colon - address);
-		port_str = colon + 1;
-	}
-
-	if (!g_ascii_string_to_unsigned(port_str, 10, 0, G_MAXUINT16, &port_value, NULL)) {
+	/* the daemon's parser, plus "localhost" for convenience on the command line */
+	if (g_ascii_strncasecmp(address, "localhost:", 10) == 0)
+		numeric = g_strconcat("127.0.0.1", address + 9, NULL);
+	if (!pal_config_parse_listen_address(numeric != NULL ? numeric : address, &host, port, &error_local)) {
 		g_set_error(error,
 			    G_IO_ERROR,
 			    G_IO_ERROR_INVALID_ARGUMENT,
-			    _("Invalid address “%s”: the port must be a number from 0 to 65535"),
-			    address);
-		return FALSE;
-	}
-	if (g_ascii_strcasecmp(host, "localhost") == 0)
-		inet = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	else
-		inet = g_inet_address_new_from_string(host);
-	if (inet == NULL) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    _("Invalid address “%s”: “%s” is not a numeric IP address"),
+			    _("Invalid address “%s”: %s"),
 			    address,
-			    host);
+			    error_local->message);
 		return FALSE;
 	}
 	if (inet_address != NULL)
-		*inet_address = g_steal_pointer(&inet);
-	if (port != NULL)
-		*port = (guint16)port_value;
+		*inet_address = g_inet_address_new_from_string(host);
 	return TRUE;
 }
 

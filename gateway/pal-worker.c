@@ -416,7 +416,7 @@ pal_worker_setup(PalWorker *self, GError **error)
 		g_autofree gchar *addr = NULL;
 		guint16 port = 0;
 
-		if (!pal_http_parse_address(self->listen[i], &host, &port, error))
+		if (!pal_config_parse_listen_address(self->listen[i], &host, &port, error))
 			return FALSE;
 		/* the first worker resolves port 0; the others bind the same port */
 		if (port == 0 && self->ports[i] != 0)
