@@ -8,6 +8,7 @@
 
 #include "pal-config.h"
 #include "pal-json-util.h"
+#include "pal-util.h"
 #include "palaver.h"
 
 /* the daemon configuration file, palaver.conf (DESIGN.md §4).
@@ -800,7 +801,6 @@ pal_config_load_keys(PalConfig *self, PalConfigParser *p, GError **error)
 PalConfig *
 pal_config_load(const gchar *path, GError **error)
 {
-	GStatBuf st;
 	gsize len = 0;
 	g_autofree gchar *data = NULL;
 	g_autofree gchar *abs_path = NULL;
@@ -810,38 +810,8 @@ pal_config_load(const gchar *path, GError **error)
 
 	g_return_val_if_fail(path != NULL, NULL);
 
-	if (g_stat(path, &st) != 0) {
-		int saved_errno = errno;
-		g_set_error(error,
-			    PAL_ERROR,
-			    saved_errno == ENOENT ? PAL_ERROR_NOT_FOUND : PAL_ERROR_FAILED,
-			    "%s: %s",
-			    path,
-			    g_strerror(saved_errno));
+	if (!pal_file_read_bounded(path, PAL_CONFIG_MAX_FILE_SIZE, &data, &len, error))
 		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		g_set_error(error,
-			    PAL_ERROR,
-			    PAL_ERROR_INVALID_DATA,
-			    "%s: expected a regular file",
-			    path);
-		return NULL;
-	}
-	if (st.st_size > PAL_CONFIG_MAX_FILE_SIZE) {
-		g_set_error(error,
-			    PAL_ERROR,
-			    PAL_ERROR_INVALID_DATA,
-			    "%s: expected at most %u bytes, got %" G_GINT64_FORMAT,
-			    path,
-			    (guint)PAL_CONFIG_MAX_FILE_SIZE,
-			    (gint64)st.st_size);
-		return NULL;
-	}
-	if (!g_file_get_contents(path, &data, &len, &error_local)) {
-		g_set_error(error, PAL_ERROR, PAL_ERROR_FAILED, "%s", error_local->message);
-		return NULL;
-	}
 
 	abs_path = g_canonicalize_filename(path, NULL);
 	p.dir = g_path_get_dirname(abs_path);

@@ -7,6 +7,7 @@
 
 #include "pal-endpoint.h"
 #include "pal-json-util.h"
+#include "pal-util.h"
 
 /* one endpoint, from its JSON object (DESIGN.md §4).
  *
@@ -1440,7 +1441,6 @@ pal_endpoint_new_from_json(JsonNode *root,
 PalEndpoint *
 pal_endpoint_new_from_file(const gchar *path, const gchar *data_dir, GError **error)
 {
-	GStatBuf st;
 	gsize len = 0;
 	g_autofree gchar *data = NULL;
 	g_autofree gchar *abs_path = NULL;
@@ -1450,39 +1450,8 @@ pal_endpoint_new_from_file(const gchar *path, const gchar *data_dir, GError **er
 
 	g_return_val_if_fail(path != NULL, NULL);
 
-	/* checked before reading: a FIFO would block and a huge file would fill memory */
-	if (g_stat(path, &st) != 0) {
-		int saved_errno = errno;
-		g_set_error(error,
-			    PAL_ERROR,
-			    saved_errno == ENOENT ? PAL_ERROR_NOT_FOUND : PAL_ERROR_FAILED,
-			    "%s: %s",
-			    path,
-			    g_strerror(saved_errno));
+	if (!pal_file_read_bounded(path, PAL_ENDPOINT_MAX_FILE_SIZE, &data, &len, error))
 		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		g_set_error(error,
-			    PAL_ERROR,
-			    PAL_ERROR_INVALID_DATA,
-			    "%s: expected a regular file",
-			    path);
-		return NULL;
-	}
-	if (st.st_size > PAL_ENDPOINT_MAX_FILE_SIZE) {
-		g_set_error(error,
-			    PAL_ERROR,
-			    PAL_ERROR_INVALID_DATA,
-			    "%s: expected at most %u bytes, got %" G_GINT64_FORMAT,
-			    path,
-			    (guint)PAL_ENDPOINT_MAX_FILE_SIZE,
-			    (gint64)st.st_size);
-		return NULL;
-	}
-	if (!g_file_get_contents(path, &data, &len, &error_local)) {
-		g_set_error(error, PAL_ERROR, PAL_ERROR_FAILED, "%s", error_local->message);
-		return NULL;
-	}
 	root = pal_json_parse_bounded(data,
 				      len,
 				      PAL_ENDPOINT_MAX_FILE_SIZE,

@@ -12,4 +12,7 @@ pal_json_object_deep_copy(JsonObject *object);
 gchar *
 pal_json_to_string(JsonNode *node, gboolean pretty);
 
+gboolean
+pal_file_read_bounded(const gchar *path, gsize max_size, gchar **data, gsize *len, GError **error);
+
 G_END_DECLS
