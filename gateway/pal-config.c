@@ -43,6 +43,7 @@ struct _PalConfig {
 	guint delivery_max_conns;
 	guint delivery_max_conns_per_host;
 	guint delivery_max_queue;
+	guint delivery_max_queue_mib;
 	PalBusType bus;
 	gchar *data_dir;
 };
@@ -71,6 +72,7 @@ static const struct {
     {"Delivery", "MaxConnections"},
     {"Delivery", "MaxConnectionsPerHost"},
     {"Delivery", "MaxQueue"},
+    {"Delivery", "MaxQueueMiB"},
     {"DBus", "Bus"},
     {"Paths", "DataDir"},
 };
@@ -104,6 +106,7 @@ static const PalConfigNumber pal_config_numbers[] = {
      32,
      PAL_CONFIG_UINT(delivery_max_conns_per_host)},
     {"Delivery", "MaxQueue", 1, 10000000, 100000, PAL_CONFIG_UINT(delivery_max_queue)},
+    {"Delivery", "MaxQueueMiB", 1, 65536, 256, PAL_CONFIG_UINT(delivery_max_queue_mib)},
 };
 
 static void
@@ -965,6 +968,14 @@ pal_config_get_delivery_max_conns_per_host(PalConfig *self)
 {
 	g_return_val_if_fail(PAL_IS_CONFIG(self), 0);
 	return self->delivery_max_conns_per_host;
+}
+
+/* bytes of messages and outputs waiting per worker */
+guint64
+pal_config_get_delivery_max_queue_bytes(PalConfig *self)
+{
+	g_return_val_if_fail(PAL_IS_CONFIG(self), 0);
+	return (guint64)self->delivery_max_queue_mib * 1024 * 1024;
 }
 
 guint

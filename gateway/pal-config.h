@@ -67,6 +67,8 @@ guint
 pal_config_get_delivery_max_conns_per_host(PalConfig *self); /* per worker */
 guint
 pal_config_get_delivery_max_queue(PalConfig *self); /* queued outputs per worker */
+guint64
+pal_config_get_delivery_max_queue_bytes(PalConfig *self); /* their bytes, per worker */
 /* [DBus] */
 PalBusType
 pal_config_get_bus(PalConfig *self);

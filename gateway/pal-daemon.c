@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pal-http-listener.h"
+#include "pal-json-util.h"
 #include "pal-util.h"
 
 struct _PalDaemon {
@@ -224,13 +225,15 @@ pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 	if (set == NULL)
 		return FALSE;
 	pal_daemon_publish(self, set);
-	g_atomic_int_set(&self->accepting, TRUE);
+	/* every worker exists before any starts: a request served by the first one already
+	 * hashes over the final set of owners */
+	for (guint i = 0; i < n_workers; i++)
+		g_ptr_array_add(self->workers, pal_worker_new(self, i));
 	for (guint i = 0; i < n_workers; i++) {
-		g_autoptr(PalWorker) worker = pal_worker_new(self, i);
-		if (!pal_worker_start(worker, listen, ports, error))
+		if (!pal_worker_start(g_ptr_array_index(self->workers, i), listen, ports, error))
 			return FALSE;
-		g_ptr_array_add(self->workers, g_steal_pointer(&worker));
 	}
+	g_atomic_int_set(&self->accepting, TRUE);
 	for (guint i = 0; i < n_listen && bound != NULL; i++) {
 		g_autofree gchar *host = NULL;
 		pal_config_parse_listen_address(listen[i], &host, NULL, NULL);

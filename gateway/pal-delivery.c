@@ -178,8 +178,9 @@ struct _PalDelivery {
 	GHashTable *attempts; /* PalAttempt* in flight, for shutdown */
 	guint max_conns;
 	guint max_conns_per_host;
-	guint in_flight; /* atomic for readers */
-	gint pending;	 /* atomic */
+	gint in_flight;	       /* atomic for readers */
+	gint pending;	       /* atomic */
+	gssize pending_bytes; /* atomic */
 	guint64 n_delivered;
 	guint64 n_failed;
 	gboolean shut_down;
@@ -188,7 +189,7 @@ struct _PalDelivery {
 G_DEFINE_FINAL_TYPE(PalDelivery, pal_delivery, G_TYPE_OBJECT)
 
 static void
-pal_delivery_dispatch(PalDelivery *self, PalSessionQueue *sq);
+pal_delivery_next(PalDelivery *self, PalSessionQueue *sq);
 
 static void
 pal_session_queue_free(PalSessionQueue *sq)
@@ -213,12 +214,14 @@ pal_host_free(PalHost *host)
 static PalHost *
 pal_delivery_get_host(PalDelivery *self, GUri *uri)
 {
-	g_autofree gchar *key = g_strdup_printf("%s://%s:%d",
-						g_uri_get_scheme(uri),
-						g_uri_get_host(uri),
-						g_uri_get_port(uri));
-	PalHost *host = g_hash_table_lookup(self->hosts, key);
+	gint port = g_uri_get_port(uri);
+	g_autofree gchar *key = NULL;
+	PalHost *host;
 
+	if (port < 0)
+		port = g_ascii_strcasecmp(g_uri_get_scheme(uri), "https") == 0 ? 443 : 80;
+	key = g_strdup_printf("%s://%s:%d", g_uri_get_scheme(uri), g_uri_get_host(uri), port);
+	host = g_hash_table_lookup(self->hosts, key);
 	if (host == NULL) {
 		host = g_new0(PalHost, 1);
 		host->key = g_steal_pointer(&key);
@@ -238,6 +241,7 @@ pal_attempt_free(PalAttempt *a)
 	g_clear_object(&a->msg);
 	g_clear_object(&a->cancellable);
 	pal_delivery_item_unref(a->item);
+	g_object_unref(a->self);
 	g_free(a);
 }
 
@@ -257,8 +261,9 @@ pal_delivery_pop(PalDelivery *self, PalSessionQueue *sq)
 	PalDeliveryItem *item = g_queue_pop_head(&sq->items);
 
 	if (item != NULL) {
-		pal_delivery_item_unref(item);
 		g_atomic_int_add(&self->pending, -1);
+		(void)g_atomic_pointer_add(&self->pending_bytes, -(gssize)g_bytes_get_size(item->body));
+		pal_delivery_item_unref(item);
 	}
 	sq->busy = FALSE;
 }
@@ -279,15 +284,43 @@ pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *re
 	pal_delivery_pop(self, sq);
 }
 
-/* moves on to the session's next output, or forgets an empty session */
+static void
+pal_delivery_pump(PalDelivery *self, PalHost *host);
+
+/* moves on: the session's head output is sent now or queued for a connection; heads that
+ * cannot be delivered any more are given up first, in a loop (never by recursion) */
 static void
 pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
 {
-	if (g_queue_is_empty(&sq->items)) {
-		g_hash_table_remove(self->sessions, sq->key);
-		return;
+	PalDeliveryItem *item;
+	g_autoptr(GUri) uri = NULL;
+	PalHost *host;
+
+	for (;;) {
+		const gchar *reason = NULL;
+
+		item = g_queue_peek_head(&sq->items);
+		if (item == NULL) {
+			if (!sq->busy)
+				g_hash_table_remove(self->sessions, sq->key);
+			return;
+		}
+		if (sq->busy || self->shut_down)
+			return;
+		g_clear_pointer(&uri, g_uri_unref);
+		uri = g_uri_parse(pal_endpoint_get_webhook_url(item->endpoint), G_URI_FLAGS_NONE, NULL);
+		if (uri == NULL || g_uri_get_host(uri) == NULL)
+			reason = "the endpoint has no usable webhook URL";
+		else if (g_get_real_time() > item->expires_at)
+			reason = "time to live passed before delivery";
+		if (reason == NULL)
+			break;
+		pal_delivery_dead_letter(self, sq, reason);
 	}
-	pal_delivery_dispatch(self, sq);
+	sq->busy = TRUE;
+	host = pal_delivery_get_host(self, uri);
+	g_queue_push_tail(&host->waiting, sq);
+	pal_delivery_pump(self, host);
 }
 
 static gboolean
@@ -298,7 +331,7 @@ pal_delivery_retry_cb(gpointer data)
 	g_source_unref(sq->retry);
 	sq->retry = NULL;
 	sq->busy = FALSE;
-	pal_delivery_dispatch(sq->self, sq);
+	pal_delivery_next(sq->self, sq);
 	return G_SOURCE_REMOVE;
 }
 
@@ -313,8 +346,9 @@ pal_delivery_parse_retry_after(SoupMessage *msg)
 
 	if (value == NULL)
 		return -1;
-	if (g_ascii_string_to_unsigned(value, 10, 0, 86400, &secs, NULL))
-		return (gint64)secs * G_USEC_PER_SEC;
+	/* a huge value is clamped (to a week), not ignored: the TTL then decides */
+	if (g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, &secs, NULL))
+		return (gint64)MIN(secs, (guint64)7 * 86400) * G_USEC_PER_SEC;
 	date = soup_date_time_new_from_http_string(value);
 	if (date != NULL) {
 		gint64 delta = g_date_time_to_unix(date) * G_USEC_PER_SEC - g_get_real_time();
@@ -364,7 +398,7 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host);
 static void
 pal_delivery_pump(PalDelivery *self, PalHost *host)
 {
-	while (host->in_flight < self->max_conns_per_host && self->in_flight < self->max_conns &&
+	while (host->in_flight < self->max_conns_per_host && (guint)self->in_flight < self->max_conns &&
 	       !g_queue_is_empty(&host->waiting))
 		pal_delivery_send(self, g_queue_pop_head(&host->waiting), host);
 	if (!g_queue_is_empty(&host->waiting) && host->in_flight < self->max_conns_per_host &&
@@ -372,11 +406,11 @@ pal_delivery_pump(PalDelivery *self, PalHost *host)
 		host->starved = TRUE;
 		g_queue_push_tail(&self->starved, host);
 	}
-	while (self->in_flight < self->max_conns && !g_queue_is_empty(&self->starved)) {
+	while ((guint)self->in_flight < self->max_conns && !g_queue_is_empty(&self->starved)) {
 		PalHost *other = g_queue_pop_head(&self->starved);
 		other->starved = FALSE;
 		while (other->in_flight < self->max_conns_per_host &&
-		       self->in_flight < self->max_conns && !g_queue_is_empty(&other->waiting))
+		       (guint)self->in_flight < self->max_conns && !g_queue_is_empty(&other->waiting))
 			pal_delivery_send(self, g_queue_pop_head(&other->waiting), other);
 		if (!g_queue_is_empty(&other->waiting) &&
 		    other->in_flight < self->max_conns_per_host) {
@@ -396,10 +430,11 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 	gint64 retry_after = a->msg != NULL ? pal_delivery_parse_retry_after(a->msg) : -1;
 
 	g_hash_table_remove(self->attempts, a);
-	host->in_flight--;
-	g_atomic_int_set(&self->in_flight, self->in_flight - 1);
+	g_atomic_int_add(&self->in_flight, -1);
+	/* after shutdown the queues are gone: only the attempt itself is left to free */
 	if (self->shut_down)
 		return;
+	host->in_flight--;
 
 	if (error == NULL && status >= 200 && status < 300) {
 		self->n_delivered++;
@@ -488,11 +523,14 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 	g_autofree gchar *idx = g_strdup_printf("%u", item->turn_index);
 	g_autofree gchar *signature = NULL;
 
-	a->self = self;
+	a->self = g_object_ref(self);
 	a->sq = sq;
 	a->host = host;
 	a->item = pal_delivery_item_ref(item);
 	a->msg = soup_message_new(SOUP_METHOD_POST, pal_endpoint_get_webhook_url(ep));
+	/* libsoup would turn a POST answered 301/302/303 into a body-less GET and call that a
+	 * delivery: a redirect is an answer like any other non-2xx, given up and logged */
+	soup_message_add_flags(a->msg, SOUP_MESSAGE_NO_REDIRECT);
 	a->cancellable = g_cancellable_new();
 	item->attempts++;
 
@@ -521,7 +559,7 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 	soup_message_set_request_body_from_bytes(a->msg, "application/json", item->body);
 
 	host->in_flight++;
-	g_atomic_int_set(&self->in_flight, self->in_flight + 1);
+	g_atomic_int_inc(&self->in_flight);
 	g_hash_table_add(self->attempts, a);
 	a->timeout = g_timeout_source_new(pal_endpoint_get_webhook_timeout_ms(ep));
 	g_source_set_callback(a->timeout, pal_attempt_timeout_cb, a, NULL);
@@ -532,33 +570,6 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 				a->cancellable,
 				pal_delivery_send_cb,
 				a);
-}
-
-/* the session's head output is ready: send it now or queue for a connection */
-static void
-pal_delivery_dispatch(PalDelivery *self, PalSessionQueue *sq)
-{
-	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
-	g_autoptr(GUri) uri = NULL;
-	PalHost *host;
-
-	if (sq->busy || item == NULL || self->shut_down)
-		return;
-	sq->busy = TRUE;
-	uri = g_uri_parse(pal_endpoint_get_webhook_url(item->endpoint), G_URI_FLAGS_NONE, NULL);
-	if (uri == NULL || g_uri_get_host(uri) == NULL) {
-		pal_delivery_dead_letter(self, sq, "the endpoint has no usable webhook URL");
-		pal_delivery_next(self, sq);
-		return;
-	}
-	if (g_get_real_time() > item->expires_at) {
-		pal_delivery_dead_letter(self, sq, "time to live passed before delivery");
-		pal_delivery_next(self, sq);
-		return;
-	}
-	host = pal_delivery_get_host(self, uri);
-	g_queue_push_tail(&host->waiting, sq);
-	pal_delivery_pump(self, host);
 }
 
 void
@@ -578,13 +589,20 @@ pal_delivery_enqueue(PalDelivery *self, PalDeliveryItem *item)
 	}
 	g_queue_push_tail(&sq->items, pal_delivery_item_ref(item));
 	g_atomic_int_inc(&self->pending);
-	pal_delivery_dispatch(self, sq);
+	(void)g_atomic_pointer_add(&self->pending_bytes, (gssize)g_bytes_get_size(item->body));
+	pal_delivery_next(self, sq);
 }
 
 guint
 pal_delivery_get_pending(PalDelivery *self)
 {
 	return (guint)g_atomic_int_get(&self->pending);
+}
+
+guint64
+pal_delivery_get_pending_bytes(PalDelivery *self)
+{
+	return (guint64)(gsize)g_atomic_pointer_get(&self->pending_bytes);
 }
 
 guint
@@ -622,6 +640,16 @@ pal_delivery_shutdown(PalDelivery *self)
 		g_cancellable_cancel(a->cancellable);
 	g_hash_table_remove_all(self->sessions);
 	g_atomic_int_set(&self->pending, 0);
+	(void)g_atomic_pointer_set(&self->pending_bytes, 0);
+}
+
+void
+pal_delivery_close_session(PalDelivery *self)
+{
+	if (self->session == NULL)
+		return;
+	soup_session_abort(self->session);
+	g_clear_object(&self->session);
 }
 
 static void
@@ -630,8 +658,7 @@ pal_delivery_finalize(GObject *object)
 	PalDelivery *self = PAL_DELIVERY(object);
 
 	pal_delivery_shutdown(self);
-	soup_session_abort(self->session);
-	g_object_unref(self->session);
+	pal_delivery_close_session(self);
 	g_hash_table_unref(self->attempts);
 	g_hash_table_unref(self->sessions);
 	g_queue_clear(&self->starved);

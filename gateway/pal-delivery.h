@@ -67,11 +67,18 @@ pal_delivery_enqueue(PalDelivery *self, PalDeliveryItem *item);
 /* outputs queued or in flight; readable from any thread */
 guint
 pal_delivery_get_pending(PalDelivery *self);
+guint64
+pal_delivery_get_pending_bytes(PalDelivery *self);
 guint
 pal_delivery_get_in_flight(PalDelivery *self);
-/* cancels everything in flight; what is still queued is dropped (logged) */
+/* cancels everything in flight; what is still queued is dropped (logged). Callbacks of
+ * cancelled requests still run: iterate the context until pal_delivery_get_in_flight() is 0
+ * before dropping the last reference */
 void
 pal_delivery_shutdown(PalDelivery *self);
+/* drops the SoupSession, in the thread that used it; after pal_delivery_shutdown() */
+void
+pal_delivery_close_session(PalDelivery *self);
 
 /* counters for statistics, readable from any thread */
 guint64

@@ -26,6 +26,7 @@ typedef struct {
 	GSource *park_watch;
 	SoupServerMessage *last_msg; /* the finished keep-alive message, to steal the connection */
 	guint n_requests;
+	guint n_rewrapped; /* times a stolen stream with buffered bytes went back to libsoup */
 } PalConn;
 
 typedef struct {
@@ -172,30 +173,61 @@ pal_conn_park_ready_cb(GSocket *socket, GIOCondition condition, gpointer data)
  * So idle connections are not left with libsoup: right after a keep-alive response, before
  * libsoup looks at the socket again, the connection is stolen back and parked here; when the
  * next request arrives it is handed to libsoup again as a new connection, and when the client
- * closes or the idle timeout passes it is closed here. The price: a client that pipelines
- * (sends the next request before reading the response) may see the connection closed without
- * an answer to the pipelined request, which HTTP/1.1 clients must retry (RFC 9112 §9.3.2). */
+ * closes or the idle timeout passes it is closed here.
+ * Bytes the client sent early (pipelining) are respected: when the socket already has data the
+ * connection stays with libsoup (it starts reading the next request, which is not the leaking
+ * case), and bytes libsoup had already buffered are handed back with the stolen stream. */
 static gboolean
 pal_conn_park_cb(gpointer data)
 {
 	PalConn *conn = data;
+	PalHttpListener *self = conn->self;
 	g_autoptr(SoupServerMessage) msg = g_steal_pointer(&conn->last_msg);
 	g_autoptr(GIOStream) stolen = NULL;
 	GSocketConnection *stream = conn->stream;
+	GInputStream *in;
+	gchar byte;
 
 	g_source_unref(g_steal_pointer(&conn->park_idle));
 	if (stream == NULL || msg == NULL || g_io_stream_is_closed(G_IO_STREAM(stream)) ||
 	    !g_socket_is_connected(conn->socket))
 		return G_SOURCE_REMOVE;
+	if (recv(g_socket_get_fd(conn->socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		return G_SOURCE_REMOVE;
+
 	/* hold our stream while libsoup lets go of it */
 	g_object_ref(stream);
 	g_object_weak_unref(G_OBJECT(stream), pal_conn_stream_finalized_cb, conn);
 	conn->parked = TRUE;
 	stolen = soup_server_message_steal_connection(msg);
+
+	in = stolen != NULL ? g_io_stream_get_input_stream(stolen) : NULL;
+	if (in != NULL && G_IS_POLLABLE_INPUT_STREAM(in) &&
+	    g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(in))) {
+		g_autoptr(GError) error = NULL;
+
+		/* libsoup had read ahead: give it back the stream that holds those bytes. Each
+		 * round wraps it once more, so a client that keeps pipelining is closed after a few */
+		if (conn->n_rewrapped >= 4) {
+			pal_conn_close(conn);
+			return G_SOURCE_REMOVE;
+		}
+		conn->n_rewrapped++;
+		pal_conn_arm_timer(conn, self->header_timeout_s);
+		if (!soup_server_accept_iostream(self->server, stolen, conn->local, conn->remote, &error)) {
+			pal_conn_close(conn);
+			return G_SOURCE_REMOVE;
+		}
+		/* the stolen stream keeps ours alive while libsoup serves it */
+		conn->parked = FALSE;
+		g_object_weak_ref(G_OBJECT(stream), pal_conn_stream_finalized_cb, conn);
+		g_object_unref(stream);
+		return G_SOURCE_REMOVE;
+	}
 	conn->park_watch = g_socket_create_source(conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
 	g_source_set_callback(conn->park_watch, G_SOURCE_FUNC(pal_conn_park_ready_cb), conn, NULL);
-	g_source_attach(conn->park_watch, conn->self->context);
-	pal_conn_arm_timer(conn, conn->self->idle_timeout_s);
+	g_source_attach(conn->park_watch, self->context);
+	pal_conn_arm_timer(conn, self->idle_timeout_s);
 	return G_SOURCE_REMOVE;
 }
 

@@ -216,6 +216,21 @@ pal_json_parse_bounded(const gchar *data,
 	return root;
 }
 
+/* reads @src without taking references on it (json-glib reference counts are not atomic, so
+ * an object shared between threads must not be ref'd by two of them) */
+JsonObject *
+pal_json_object_deep_copy(JsonObject *src)
+{
+	JsonObject *dst = json_object_new();
+	g_autoptr(GList) members = json_object_get_members(src);
+
+	for (GList *l = members; l != NULL; l = l->next) {
+		const gchar *key = l->data;
+		json_object_set_member(dst, key, pal_json_node_deep_copy(json_object_get_member(src, key)));
+	}
+	return dst;
+}
+
 /**
  * pal_json_node_deep_copy:
  * @node: a JSON node
@@ -229,16 +244,7 @@ pal_json_node_deep_copy(JsonNode *node)
 
 	switch (JSON_NODE_TYPE(node)) {
 	case JSON_NODE_OBJECT: {
-		JsonObject *src = json_node_get_object(node);
-		g_autoptr(JsonObject) dst = json_object_new();
-		g_autoptr(GList) members = json_object_get_members(src);
-		for (GList *l = members; l != NULL; l = l->next) {
-			const gchar *key = l->data;
-			json_object_set_member(
-			    dst,
-			    key,
-			    pal_json_node_deep_copy(json_object_get_member(src, key)));
-		}
+		g_autoptr(JsonObject) dst = pal_json_object_deep_copy(json_node_get_object(node));
 		return json_node_init_object(json_node_alloc(), dst);
 	}
 	case JSON_NODE_ARRAY: {

@@ -25,6 +25,8 @@ pal_json_parse_bounded(const gchar *data,
 /* a copy that shares nothing with @node (json_node_copy() shares objects and arrays) */
 JsonNode *
 pal_json_node_deep_copy(JsonNode *node);
+JsonObject *
+pal_json_object_deep_copy(JsonObject *object);
 
 /* what a value is, for "got …" in error messages: "\"fast\"", "42", "true", "null",
  * "an object", "an array"; long strings are shortened and control characters escaped */

@@ -4,28 +4,39 @@
 #include <string.h>
 
 #include "pal-pipeline.h"
+#include "pal-json-util.h"
 #include "pal-util.h"
+
+/* until the durable store keeps sessions (issue #3), an idle session's state lives in memory
+ * for this long, or for its endpoint's session.inactivityMinutes when that is set */
+#define PAL_PIPELINE_DEFAULT_IDLE_MINUTES 30
 
 typedef struct {
 	PalEndpoint *endpoint;
 	PalMessage *message;
+	gsize size;
 } PalJob;
 
 typedef struct {
-	PalPipeline *self; /* not a reference */
+	gint ref_count;
+	PalPipeline *self; /* not a reference: lanes die with their pipeline or before */
 	gchar *key;
 	PalSession *session;
 	GQueue jobs; /* PalJob* */
 	gboolean running;
-	guint64 seq; /* Palaver-Session-Seq of the last output */
+	guint64 seq;	    /* Palaver-Session-Seq of the last output */
+	gint64 last_active; /* monotonic */
+	guint idle_minutes;
 } PalLane;
 
 typedef struct {
-	PalLane *lane;
+	PalPipeline *self; /* a reference: late plugin callbacks find the pipeline alive */
+	PalLane *lane;	   /* a reference */
 	PalJob *job;
 	PalFlow *flow;
 	GCancellable *cancellable;
 	GSource *deadline;
+	gboolean abandoned; /* the deadline passed: the lane went on, late outputs are dropped */
 } PalRun;
 
 struct _PalPipeline {
@@ -36,8 +47,12 @@ struct _PalPipeline {
 	guint turn_timeout_s;
 	GHashTable *lanes; /* key → PalLane */
 	GHashTable *flows; /* PalEndpoint* → PalFlow* (per worker instances) */
+	GHashTable *runs;  /* PalRun* not yet called back */
 	GSource *sweep;
-	gint queued; /* atomic */
+	gboolean shut_down;
+	gint queued;	    /* atomic */
+	gssize queued_bytes; /* atomic */
+	gint running;	    /* atomic */
 };
 
 G_DEFINE_FINAL_TYPE(PalPipeline, pal_pipeline, G_TYPE_OBJECT)
@@ -48,7 +63,13 @@ pal_lane_run_next(PalLane *lane);
 gchar *
 pal_pipeline_session_key(const gchar *endpoint, const gchar *user_id, const gchar *session_id)
 {
-	return g_strjoin("\x1f", endpoint, user_id, session_id, NULL);
+	return g_strdup_printf("%zu:%s%zu:%s%zu:%s",
+			       strlen(endpoint),
+			       endpoint,
+			       strlen(user_id),
+			       user_id,
+			       strlen(session_id),
+			       session_id);
 }
 
 static void
@@ -60,9 +81,30 @@ pal_job_free(PalJob *job)
 }
 
 static void
-pal_lane_free(PalLane *lane)
+pal_pipeline_job_done(PalPipeline *self, PalJob *job)
 {
-	g_queue_clear_full(&lane->jobs, (GDestroyNotify)pal_job_free);
+	g_atomic_int_add(&self->queued, -1);
+	(void)g_atomic_pointer_add(&self->queued_bytes, -(gssize)job->size);
+}
+
+static PalLane *
+pal_lane_ref(PalLane *lane)
+{
+	lane->ref_count++;
+	return lane;
+}
+
+static void
+pal_lane_unref(PalLane *lane)
+{
+	PalJob *job;
+
+	if (--lane->ref_count > 0)
+		return;
+	while ((job = g_queue_pop_head(&lane->jobs)) != NULL) {
+		pal_pipeline_job_done(lane->self, job);
+		pal_job_free(job);
+	}
 	g_object_unref(lane->session);
 	g_free(lane->key);
 	g_free(lane);
@@ -92,50 +134,6 @@ pal_pipeline_get_flow(PalPipeline *self, PalEndpoint *endpoint, GError **error)
 	return g_object_ref(PAL_FLOW(obj));
 }
 
-typedef struct {
-	PalPipeline *self;
-	PalLane *lane;
-	PalEndpoint *endpoint;
-} PalEmitCtx;
-
-static void
-pal_emit_ctx_free(PalEmitCtx *ctx)
-{
-	g_object_unref(ctx->endpoint);
-	g_free(ctx);
-}
-
-static void
-pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer user_data)
-{
-	PalEmitCtx *ctx = user_data;
-	PalMessage *msg = pal_turn_get_message(turn);
-	g_autoptr(GBytes) body = NULL;
-	g_autoptr(PalDeliveryItem) item = NULL;
-	JsonNode *custom = pal_output_get_body(output);
-
-	if (custom != NULL) {
-		/* an output transformer replaced the body: POST it verbatim */
-		gchar *text = pal_json_to_string(custom, FALSE);
-		body = g_bytes_new_take(text, strlen(text));
-	} else {
-		body = pal_delivery_build_body(pal_message_get_user_id(msg),
-					       pal_message_get_session_id(msg),
-					       pal_output_get_text(output),
-					       pal_output_get_data(output),
-					       pal_message_get_trace_id(msg),
-					       pal_endpoint_get_mask_logging(ctx->endpoint),
-					       pal_output_source_to_string(pal_output_get_source(output)));
-	}
-	item = pal_delivery_item_new(ctx->endpoint,
-				     ctx->lane->key,
-				     pal_message_get_input_id(msg),
-				     index,
-				     ++ctx->lane->seq,
-				     body);
-	pal_delivery_enqueue(ctx->self->delivery, item);
-}
-
 static void
 pal_run_free(PalRun *run)
 {
@@ -146,7 +144,59 @@ pal_run_free(PalRun *run)
 	g_clear_object(&run->cancellable);
 	g_clear_object(&run->flow);
 	pal_job_free(run->job);
+	pal_lane_unref(run->lane);
+	g_object_unref(run->self);
 	g_free(run);
+}
+
+static void
+pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer user_data)
+{
+	PalRun *run = user_data;
+	PalPipeline *self = run->self;
+	PalEndpoint *endpoint = run->job->endpoint;
+	PalMessage *msg = pal_turn_get_message(turn);
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(PalDeliveryItem) item = NULL;
+	JsonNode *custom = pal_output_get_body(output);
+
+	if (run->abandoned || self->shut_down)
+		return;
+	if (custom != NULL) {
+		/* an output transformer replaced the body: POST it verbatim */
+		gchar *text = pal_json_to_string(custom, FALSE);
+		body = g_bytes_new_take(text, strlen(text));
+	} else {
+		body = pal_delivery_build_body(pal_message_get_user_id(msg),
+					       pal_message_get_session_id(msg),
+					       pal_output_get_text(output),
+					       pal_output_get_data(output),
+					       pal_message_get_trace_id(msg),
+					       pal_endpoint_get_mask_logging(endpoint),
+					       pal_output_source_to_string(pal_output_get_source(output)));
+	}
+	item = pal_delivery_item_new(endpoint,
+				     run->lane->key,
+				     pal_message_get_input_id(msg),
+				     index,
+				     ++run->lane->seq,
+				     body);
+	pal_delivery_enqueue(self->delivery, item);
+}
+
+/* the lane is free for its next message */
+static void
+pal_lane_turn_done(PalLane *lane, PalJob *job)
+{
+	PalPipeline *self = lane->self;
+
+	lane->running = FALSE;
+	lane->last_active = g_get_monotonic_time();
+	pal_pipeline_job_done(self, job);
+	pal_session_add_turn(lane->session);
+	pal_session_touch(lane->session, g_get_real_time());
+	if (!self->shut_down)
+		pal_lane_run_next(lane);
 }
 
 static gboolean
@@ -154,43 +204,39 @@ pal_run_deadline_cb(gpointer data)
 {
 	PalRun *run = data;
 
+	/* a flow that ignores cancellation must not hold its session forever: the lane goes on,
+	 * and whatever the flow still emits or returns is dropped */
+	g_message("endpoint %s: flow %s did not finish its turn within %u s; going on without it",
+		  pal_endpoint_get_name(run->job->endpoint),
+		  pal_endpoint_get_flow_type(run->job->endpoint),
+		  run->self->turn_timeout_s);
+	g_source_unref(g_steal_pointer(&run->deadline));
 	g_cancellable_cancel(run->cancellable);
+	run->abandoned = TRUE;
+	pal_lane_turn_done(run->lane, run->job);
 	return G_SOURCE_REMOVE;
-}
-
-static void
-pal_lane_turn_done(PalLane *lane)
-{
-	PalPipeline *self = lane->self;
-
-	lane->running = FALSE;
-	g_atomic_int_add(&self->queued, -1);
-	pal_session_add_turn(lane->session);
-	pal_session_touch(lane->session, g_get_real_time());
-	pal_lane_run_next(lane);
 }
 
 static void
 pal_lane_flow_run_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	PalRun *run = user_data;
-	PalLane *lane = run->lane;
+	PalPipeline *self = run->self;
 	g_autoptr(GError) error = NULL;
+	gboolean ok = pal_flow_run_finish(PAL_FLOW(source), res, &error);
 
-	if (!pal_flow_run_finish(PAL_FLOW(source), res, &error)) {
-		if (g_cancellable_is_cancelled(run->cancellable))
-			g_message("endpoint %s: flow %s did not finish its turn within %u s",
-				  pal_endpoint_get_name(run->job->endpoint),
-				  pal_endpoint_get_flow_type(run->job->endpoint),
-				  lane->self->turn_timeout_s);
-		else
+	g_hash_table_remove(self->runs, run);
+	g_atomic_int_add(&self->running, -1);
+	if (!run->abandoned) {
+		if (!ok && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 			g_message("endpoint %s: flow %s failed: %s",
 				  pal_endpoint_get_name(run->job->endpoint),
 				  pal_endpoint_get_flow_type(run->job->endpoint),
 				  error->message);
+		/* the job is counted done here, and freed with the run */
+		pal_lane_turn_done(run->lane, run->job);
 	}
 	pal_run_free(run);
-	pal_lane_turn_done(lane);
 }
 
 static void
@@ -198,7 +244,6 @@ pal_lane_run_next(PalLane *lane)
 {
 	PalPipeline *self = lane->self;
 	g_autoptr(PalTurn) turn = NULL;
-	PalEmitCtx *ctx;
 	PalRun *run = NULL;
 
 	if (lane->running)
@@ -207,62 +252,81 @@ pal_lane_run_next(PalLane *lane)
 	while (run == NULL) {
 		g_autoptr(GError) error = NULL;
 		PalJob *job = g_queue_pop_head(&lane->jobs);
+		PalFlow *flow;
 
 		if (job == NULL)
 			return;
-		run = g_new0(PalRun, 1);
-		run->lane = lane;
-		run->job = job;
-		run->flow = pal_pipeline_get_flow(self, job->endpoint, &error);
-		if (run->flow == NULL) {
+		flow = pal_pipeline_get_flow(self, job->endpoint, &error);
+		if (flow == NULL) {
 			g_message("endpoint %s: cannot run its flow: %s",
 				  pal_endpoint_get_name(job->endpoint),
 				  error->message);
-			g_clear_pointer(&run, pal_run_free);
-			g_atomic_int_add(&self->queued, -1);
+			pal_pipeline_job_done(self, job);
+			pal_job_free(job);
+			continue;
 		}
+		run = g_new0(PalRun, 1);
+		run->self = g_object_ref(self);
+		run->lane = pal_lane_ref(lane);
+		run->job = job;
+		run->flow = flow;
 	}
 	lane->running = TRUE;
-	ctx = g_new0(PalEmitCtx, 1);
-	ctx->self = self;
-	ctx->lane = lane;
-	ctx->endpoint = g_object_ref(run->job->endpoint);
 	turn = pal_turn_new(pal_endpoint_get_info(run->job->endpoint),
 			    lane->session,
 			    run->job->message,
 			    pal_pipeline_emit_cb,
-			    ctx,
-			    (GDestroyNotify)pal_emit_ctx_free);
+			    run,
+			    NULL);
 	run->cancellable = g_cancellable_new();
 	run->deadline = g_timeout_source_new_seconds(self->turn_timeout_s);
 	g_source_set_callback(run->deadline, pal_run_deadline_cb, run, NULL);
 	g_source_attach(run->deadline, self->context);
+	g_hash_table_add(self->runs, run);
+	g_atomic_int_inc(&self->running);
 	pal_flow_run_async(run->flow, turn, run->cancellable, pal_lane_flow_run_cb, run);
 }
 
 void
-pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message)
+pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message, gsize size)
 {
-	g_autofree gchar *key = pal_pipeline_session_key(pal_endpoint_get_name(endpoint),
-							 pal_message_get_user_id(message),
-							 pal_message_get_session_id(message));
-	PalLane *lane = g_hash_table_lookup(self->lanes, key);
+	g_autofree gchar *key = NULL;
+	PalLane *lane;
 	PalJob *job;
 
+	g_atomic_int_inc(&self->queued);
+	(void)g_atomic_pointer_add(&self->queued_bytes, (gssize)size);
+	job = g_new0(PalJob, 1);
+	job->endpoint = g_object_ref(endpoint);
+	job->message = g_object_ref(message);
+	job->size = size;
+	if (self->shut_down) {
+		g_message("endpoint %s: message %s arrived after shutdown and is dropped",
+			  pal_endpoint_get_name(endpoint),
+			  pal_message_get_input_id(message));
+		pal_pipeline_job_done(self, job);
+		pal_job_free(job);
+		return;
+	}
+	key = pal_pipeline_session_key(pal_endpoint_get_name(endpoint),
+				       pal_message_get_user_id(message),
+				       pal_message_get_session_id(message));
+	lane = g_hash_table_lookup(self->lanes, key);
 	if (lane == NULL) {
+		guint minutes = pal_endpoint_get_inactivity_minutes(endpoint);
+
 		lane = g_new0(PalLane, 1);
+		lane->ref_count = 1;
 		lane->self = self;
 		lane->key = g_steal_pointer(&key);
 		lane->session = pal_session_new(pal_endpoint_get_name(endpoint),
 						pal_message_get_user_id(message),
 						pal_message_get_session_id(message));
+		lane->idle_minutes = minutes > 0 ? minutes : PAL_PIPELINE_DEFAULT_IDLE_MINUTES;
 		g_hash_table_insert(self->lanes, lane->key, lane);
 	}
-	job = g_new0(PalJob, 1);
-	job->endpoint = g_object_ref(endpoint);
-	job->message = g_object_ref(message);
+	lane->last_active = g_get_monotonic_time();
 	g_queue_push_tail(&lane->jobs, job);
-	g_atomic_int_inc(&self->queued);
 	pal_lane_run_next(lane);
 }
 
@@ -272,10 +336,49 @@ pal_pipeline_reload(PalPipeline *self)
 	g_hash_table_remove_all(self->flows);
 }
 
+void
+pal_pipeline_shutdown(PalPipeline *self)
+{
+	GHashTableIter iter;
+	PalRun *run;
+	PalLane *lane;
+	guint dropped = 0;
+
+	if (self->shut_down)
+		return;
+	self->shut_down = TRUE;
+	g_hash_table_iter_init(&iter, self->lanes);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&lane)) {
+		PalJob *job;
+		while ((job = g_queue_pop_head(&lane->jobs)) != NULL) {
+			pal_pipeline_job_done(self, job);
+			pal_job_free(job);
+			dropped++;
+		}
+	}
+	if (dropped > 0)
+		g_message("stopping with %u message(s) not run through their flow", dropped);
+	g_hash_table_iter_init(&iter, self->runs);
+	while (g_hash_table_iter_next(&iter, (gpointer *)&run, NULL))
+		g_cancellable_cancel(run->cancellable);
+}
+
 guint
 pal_pipeline_get_queued(PalPipeline *self)
 {
 	return (guint)g_atomic_int_get(&self->queued);
+}
+
+guint64
+pal_pipeline_get_queued_bytes(PalPipeline *self)
+{
+	return (guint64)(gsize)g_atomic_pointer_get(&self->queued_bytes);
+}
+
+guint
+pal_pipeline_get_running(PalPipeline *self)
+{
+	return (guint)g_atomic_int_get(&self->running);
 }
 
 guint
@@ -284,22 +387,20 @@ pal_pipeline_get_n_sessions(PalPipeline *self)
 	return g_hash_table_size(self->lanes);
 }
 
-/* sessions live in memory until the store exists (issue #3): forget those idle longer than
- * their endpoint's state TTL */
+/* forget idle sessions: memory stays bounded by the sessions active in the idle window */
 static gboolean
 pal_pipeline_sweep_cb(gpointer data)
 {
 	PalPipeline *self = data;
 	GHashTableIter iter;
 	PalLane *lane;
-	gint64 now = g_get_real_time();
+	gint64 now = g_get_monotonic_time();
 
 	g_hash_table_iter_init(&iter, self->lanes);
 	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&lane)) {
-		gint64 ttl = (gint64)7 * 24 * 3600 * G_USEC_PER_SEC;
 		if (lane->running || !g_queue_is_empty(&lane->jobs))
 			continue;
-		if (now - pal_session_get_updated_at(lane->session) > ttl)
+		if (now - lane->last_active > (gint64)lane->idle_minutes * 60 * G_USEC_PER_SEC)
 			g_hash_table_iter_remove(&iter);
 	}
 	return G_SOURCE_CONTINUE;
@@ -312,6 +413,7 @@ pal_pipeline_finalize(GObject *object)
 
 	g_source_destroy(self->sweep);
 	g_source_unref(self->sweep);
+	g_hash_table_unref(self->runs);
 	g_hash_table_unref(self->lanes);
 	g_hash_table_unref(self->flows);
 	g_object_unref(self->registry);
@@ -329,8 +431,9 @@ pal_pipeline_class_init(PalPipelineClass *klass)
 static void
 pal_pipeline_init(PalPipeline *self)
 {
-	self->lanes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_lane_free);
+	self->lanes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_lane_unref);
 	self->flows = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_object_unref, g_object_unref);
+	self->runs = g_hash_table_new(g_direct_hash, g_direct_equal);
 }
 
 PalPipeline *
@@ -342,7 +445,7 @@ pal_pipeline_new(PalPluginRegistry *registry, PalDelivery *delivery, guint turn_
 	self->registry = g_object_ref(registry);
 	self->delivery = g_object_ref(delivery);
 	self->turn_timeout_s = MAX(turn_timeout_s, 1);
-	self->sweep = g_timeout_source_new_seconds(60);
+	self->sweep = g_timeout_source_new_seconds(30);
 	g_source_set_callback(self->sweep, pal_pipeline_sweep_cb, self, NULL);
 	g_source_attach(self->sweep, self->context);
 	return self;

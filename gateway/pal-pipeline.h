@@ -13,21 +13,30 @@ G_DECLARE_FINAL_TYPE(PalPipeline, pal_pipeline, PAL, PIPELINE, GObject)
 /* The session lanes of one worker: each conversation (endpoint, userId, sessionId) this worker
  * owns runs its messages through the endpoint's flow strictly one after another, while
  * different sessions run concurrently; outputs stream into the worker's PalDelivery.
- * Lives in the worker's thread-default context; only pal_pipeline_get_queued() is for
- * other threads. */
+ * Lives in the worker's thread-default context; only the counters are for other threads. */
 PalPipeline *
 pal_pipeline_new(PalPluginRegistry *registry, PalDelivery *delivery, guint turn_timeout_s);
+/* @size: the request body's size, for the worker's byte budget */
 void
-pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message);
+pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message, gsize size);
 /* forget cached plugin instances: the next turn of each endpoint creates new ones */
 void
 pal_pipeline_reload(PalPipeline *self);
-/* messages accepted but not yet through their flow */
+/* cancels running turns and drops queued messages (logged); for the end of the worker */
+void
+pal_pipeline_shutdown(PalPipeline *self);
+/* counters, atomic: messages accepted but not yet through their flow, their bytes, and
+ * turns whose flow has not called back yet */
 guint
 pal_pipeline_get_queued(PalPipeline *self);
+guint64
+pal_pipeline_get_queued_bytes(PalPipeline *self);
+guint
+pal_pipeline_get_running(PalPipeline *self);
 guint
 pal_pipeline_get_n_sessions(PalPipeline *self);
-/* the session key: endpoint name, userId and sessionId joined by U+001F */
+/* the session key: endpoint name, userId and sessionId, length-prefixed so that no choice of
+ * ids can make two sessions collide */
 gchar *
 pal_pipeline_session_key(const gchar *endpoint, const gchar *user_id, const gchar *session_id);
 

@@ -5,10 +5,6 @@
 
 G_BEGIN_DECLS
 
-/* json-glib reference counts are not atomic: anything shared between worker threads is
- * copied deeply first, so that no two threads ever touch the same JsonNode/JsonObject */
-JsonObject *
-pal_json_object_deep_copy(JsonObject *object);
 gchar *
 pal_json_to_string(JsonNode *node, gboolean pretty);
 

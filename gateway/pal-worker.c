@@ -22,6 +22,7 @@ typedef struct {
 	PalWorkerJobKind kind;
 	PalEndpoint *endpoint;
 	PalMessage *message;
+	gsize size;
 } PalWorkerJob;
 
 struct _PalWorker {
@@ -48,7 +49,11 @@ struct _PalWorker {
 	GError *start_error;
 	GStrv listen;
 	guint16 *ports;
-	gint n_connections; /* atomic */
+	/* accepted messages posted here and not yet handed to the pipeline (atomic), so that
+	 * the drain sees them too */
+	gint in_inbox;
+	gssize in_inbox_bytes;
+	gboolean stopped; /* under @lock: the thread is gone, posts are refused */
 };
 
 G_DEFINE_FINAL_TYPE(PalWorker, pal_worker, G_TYPE_OBJECT)
@@ -61,29 +66,43 @@ pal_worker_job_free(PalWorkerJob *job)
 	g_free(job);
 }
 
-static void
+static gboolean
 pal_worker_post(PalWorker *self, PalWorkerJob *job)
 {
 	gboolean was_empty;
 
 	g_mutex_lock(&self->lock);
+	if (self->stopped) {
+		g_mutex_unlock(&self->lock);
+		pal_worker_job_free(job);
+		return FALSE;
+	}
 	was_empty = g_queue_is_empty(&self->inbox);
 	g_queue_push_tail(&self->inbox, job);
 	g_mutex_unlock(&self->lock);
 	/* one wake-up per batch; g_source_set_ready_time() is thread-safe and wakes the context */
 	if (was_empty)
 		g_source_set_ready_time(self->inbox_source, 0);
+	return TRUE;
 }
 
-void
-pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *message)
+gboolean
+pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *message, gsize size)
 {
 	PalWorkerJob *job = g_new0(PalWorkerJob, 1);
 
 	job->kind = PAL_WORKER_JOB_MESSAGE;
 	job->endpoint = g_object_ref(endpoint);
-	job->message = g_object_ref(message);
-	pal_worker_post(self, job);
+	job->message = message; /* transfer full: no other thread touches it after this */
+	job->size = size;
+	g_atomic_int_inc(&self->in_inbox);
+	(void)g_atomic_pointer_add(&self->in_inbox_bytes, (gssize)size);
+	if (!pal_worker_post(self, job)) {
+		g_atomic_int_add(&self->in_inbox, -1);
+		(void)g_atomic_pointer_add(&self->in_inbox_bytes, -(gssize)size);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static void
@@ -123,7 +142,11 @@ pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_d
 	while ((job = g_queue_pop_head(&batch)) != NULL) {
 		switch (job->kind) {
 		case PAL_WORKER_JOB_MESSAGE:
-			pal_pipeline_submit(self->pipeline, job->endpoint, job->message);
+			/* counted by the pipeline before it leaves the inbox count: the drain
+			 * never sees a gap */
+			pal_pipeline_submit(self->pipeline, job->endpoint, job->message, job->size);
+			g_atomic_int_add(&self->in_inbox, -1);
+			(void)g_atomic_pointer_add(&self->in_inbox_bytes, -(gssize)job->size);
 			break;
 		case PAL_WORKER_JOB_RELOAD:
 			pal_pipeline_reload(self->pipeline);
@@ -225,10 +248,11 @@ pal_worker_early_handler(SoupServer *server,
 	goffset declared = soup_message_headers_get_content_length(hdrs);
 	PalBodyBuf *buf;
 
+	/* never let libsoup accumulate, whatever the method: it would buffer any body, even one
+	 * we refuse; only POST bodies are kept, in a bounded buffer */
+	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
 	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST)
 		return;
-	/* never let libsoup accumulate: it would buffer even a body we refuse below */
-	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
 	if (soup_message_headers_get_encoding(hdrs) == SOUP_ENCODING_CONTENT_LENGTH &&
 	    declared > (goffset)self->max_body) {
 		g_autofree gchar *m = g_strdup_printf("request body of %" G_GOFFSET_FORMAT
@@ -294,10 +318,11 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 	PalInboundError err = {0};
 	g_autoptr(PalMessage) message = NULL;
 	PalWorker *owner;
+	PalConfig *config;
 	g_autoptr(GString) answer = NULL;
 
-	if (!pal_daemon_is_accepting(self->daemon)) {
-		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is shutting down");
+	if (!pal_daemon_is_ready(self->daemon)) {
+		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is starting or shutting down");
 		return;
 	}
 	endpoint = pal_endpoint_set_lookup_token(endpoints, token);
@@ -347,17 +372,25 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 							  pal_endpoint_get_name(endpoint),
 							  pal_message_get_user_id(message),
 							  pal_message_get_session_id(message)));
-	/* bounded queues: past the backlog limit the client retries later instead of memory growing */
-	if (pal_worker_get_backlog(owner) >= pal_config_get_delivery_max_queue(pal_daemon_get_config(self->daemon))) {
+	/* bounded queues, by count and by bytes: past either limit the client retries later
+	 * instead of memory growing */
+	config = pal_daemon_get_config(self->daemon);
+	if (pal_worker_get_backlog(owner) >= pal_config_get_delivery_max_queue(config) ||
+	    pal_worker_get_backlog_bytes(owner) + buf->data->len >
+		pal_config_get_delivery_max_queue_bytes(config)) {
 		pal_worker_fail(msg, 429, "overloaded", NULL, "too many messages waiting, retry later");
 		return;
 	}
-	pal_worker_post_message(owner, endpoint, message);
+	/* the answer is built first: once posted, the message belongs to the owner's thread */
 	answer = g_string_new(NULL);
 	g_string_append_printf(answer,
 			       "{\"status\":\"accepted\",\"inputId\":\"%s\",\"traceId\":\"%s\"}",
 			       pal_message_get_input_id(message),
 			       pal_message_get_trace_id(message));
+	if (!pal_worker_post_message(owner, endpoint, g_steal_pointer(&message), buf->data->len)) {
+		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is shutting down");
+		return;
+	}
 	pal_worker_respond(msg, 202, answer->str);
 }
 
@@ -445,21 +478,35 @@ pal_worker_thread(gpointer data)
 		g_main_loop_run(self->loop);
 
 	/* tear down in this thread: the objects belong to its context */
-	if (self->delivery != NULL)
-		pal_delivery_shutdown(self->delivery);
+	g_mutex_lock(&self->lock);
+	self->stopped = TRUE;
+	g_mutex_unlock(&self->lock);
 	if (self->listener != NULL) {
 		pal_http_listener_stop_accepting(self->listener);
 		pal_http_listener_close_all(self->listener);
 	}
-	g_clear_object(&self->pipeline);
-	g_clear_object(&self->listener);
+	if (self->pipeline != NULL)
+		pal_pipeline_shutdown(self->pipeline);
+	if (self->delivery != NULL)
+		pal_delivery_shutdown(self->delivery);
+	/* cancelled flows and requests still call back: wait for them (bounded) before the
+	 * objects they point to go */
+	{
+		gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+		while (g_get_monotonic_time() < deadline &&
+		       ((self->pipeline != NULL && pal_pipeline_get_running(self->pipeline) > 0) ||
+			(self->delivery != NULL && pal_delivery_get_in_flight(self->delivery) > 0)))
+			g_main_context_iteration(self->context, TRUE);
+	}
+	if (self->delivery != NULL)
+		pal_delivery_close_session(self->delivery);
 	if (self->server != NULL)
 		soup_server_disconnect(self->server);
-	g_clear_object(&self->server);
-	g_clear_object(&self->delivery);
-	/* let cancelled operations finish their callbacks before the context goes */
 	while (g_main_context_iteration(self->context, FALSE))
 		;
+	g_clear_object(&self->listener);
+	g_clear_object(&self->server);
+	/* pipeline and delivery stay until finalize: other threads read their counters */
 	g_main_context_pop_thread_default(self->context);
 	return NULL;
 }
@@ -488,20 +535,17 @@ pal_worker_start(PalWorker *self, GStrv listen, guint16 *ports, GError **error)
 guint
 pal_worker_get_backlog(PalWorker *self)
 {
-	guint n = 0;
-
-	/* read from other threads: the counters are atomic, the objects live until stop */
-	if (self->pipeline != NULL)
-		n += pal_pipeline_get_queued(self->pipeline);
-	if (self->delivery != NULL)
-		n += pal_delivery_get_pending(self->delivery);
-	return n;
+	/* read from other threads: the counters are atomic, the objects live until finalize */
+	return (guint)g_atomic_int_get(&self->in_inbox) + pal_pipeline_get_queued(self->pipeline) +
+	       pal_delivery_get_pending(self->delivery);
 }
 
-guint
-pal_worker_get_n_connections(PalWorker *self)
+guint64
+pal_worker_get_backlog_bytes(PalWorker *self)
 {
-	return (guint)g_atomic_int_get(&self->n_connections);
+	return (guint64)(gsize)g_atomic_pointer_get(&self->in_inbox_bytes) +
+	       pal_pipeline_get_queued_bytes(self->pipeline) +
+	       pal_delivery_get_pending_bytes(self->delivery);
 }
 
 void
@@ -519,6 +563,8 @@ pal_worker_finalize(GObject *object)
 	PalWorker *self = PAL_WORKER(object);
 
 	pal_worker_stop(self);
+	g_clear_object(&self->pipeline);
+	g_clear_object(&self->delivery);
 	g_source_destroy(self->inbox_source);
 	g_source_unref(self->inbox_source);
 	g_queue_clear_full(&self->inbox, (GDestroyNotify)pal_worker_job_free);

@@ -21,19 +21,20 @@ pal_worker_new(PalDaemon *daemon, guint index);
  * @ports (one per address). Blocks until the worker is serving or failed. */
 gboolean
 pal_worker_start(PalWorker *self, GStrv listen, guint16 *ports, GError **error);
-void
-pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *message);
+/* takes @message (transfer full); FALSE when the worker has stopped */
+gboolean
+pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *message, gsize size);
 void
 pal_worker_post_reload(PalWorker *self);
 void
 pal_worker_post_stop_accepting(PalWorker *self);
-/* messages queued or in flows, plus outputs not yet delivered */
+/* messages queued or in flows, plus outputs not yet delivered; and their bytes */
 guint
 pal_worker_get_backlog(PalWorker *self);
+guint64
+pal_worker_get_backlog_bytes(PalWorker *self);
 /* ends the thread: in-flight work is cancelled; call after draining */
 void
 pal_worker_stop(PalWorker *self);
-guint
-pal_worker_get_n_connections(PalWorker *self);
 
 G_END_DECLS

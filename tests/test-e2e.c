@@ -194,6 +194,97 @@ test_sigterm_drain(void)
 	g_assert_cmpuint(pal_test_receiver_get_count(r), ==, 12);
 }
 
+static guint
+hung_responder(PalReceiver *receiver, const PalReceivedRequest *request, gpointer user_data)
+{
+	/* a webhook that does not answer within the shutdown deadline */
+	g_usleep(2500 * 1000);
+	return 200;
+}
+
+/* the drain deadline passes with deliveries in flight: palaverd still exits 0, cleanly */
+static void
+test_sigterm_deadline(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = endpoint_json("alpha", TOKEN_A, 3, hook, ",\"timeoutMs\":30000");
+	g_autoptr(GError) error = NULL;
+	gint64 start;
+	gint status = -1;
+
+	pal_test_daemon_set_conf(d, "Server", "ShutdownTimeout", "1");
+	pal_test_daemon_add_endpoint(d, "alpha.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	pal_test_receiver_set_responder(r, hung_responder, NULL, NULL);
+	for (guint i = 0; i < 4; i++) {
+		g_autofree gchar *session = g_strdup_printf("s%u", i);
+		g_autoptr(JsonObject) a = post_message(d, TOKEN_A, "u", session, "x");
+	}
+	g_usleep(300 * 1000);
+	start = g_get_monotonic_time();
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, &status, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 6 * G_USEC_PER_SEC);
+}
+
+static guint
+slow_2s_responder(PalReceiver *receiver, const PalReceivedRequest *request, gpointer user_data)
+{
+	g_usleep(2000 * 1000);
+	return 200;
+}
+
+/* a byte budget: big messages waiting for a slow webhook get 429 with Retry-After, memory
+ * stays bounded, and what was accepted is still delivered */
+static void
+test_backpressure_bytes(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = endpoint_json("alpha", TOKEN_A, 1, hook, NULL);
+	g_autofree gchar *url = NULL;
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+	guint accepted = 0;
+	guint refused = 0;
+
+	pal_test_daemon_set_conf(d, "Server", "Workers", "1");
+	pal_test_daemon_set_conf(d, "Delivery", "MaxQueueMiB", "1");
+	pal_test_daemon_add_endpoint(d, "alpha.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	url = pal_test_daemon_get_url(d, "/" TOKEN_A);
+	pal_test_receiver_set_responder(r, slow_2s_responder, NULL, NULL);
+	for (guint i = 0; i < 9000; i++)
+		g_string_append(text, "0123456789");
+	for (guint i = 0; i < 30; i++) {
+		g_autofree gchar *body = g_strdup_printf("{\"userId\":\"u\",\"sessionId\":\"s\",\"data\":{\"blob\":\"%s\"}}", text->str);
+		g_autoptr(GHashTable) none = NULL;
+		g_autoptr(SoupMessageHeaders) hdrs = NULL;
+		g_autofree gchar *answer = NULL;
+		guint status = 0;
+
+		g_assert_true(pal_test_http_request("POST", url, "application/json", body, strlen(body), none,
+						    &status, &hdrs, &answer, &error));
+		if (status == 202) {
+			accepted++;
+		} else {
+			g_assert_cmpuint(status, ==, 429);
+			g_assert_nonnull(strstr(answer, "overloaded"));
+			g_assert_cmpstr(soup_message_headers_get_one(hdrs, "Retry-After"), ==, "1");
+			refused++;
+		}
+	}
+	/* 1 MiB holds about 11 of these 90 kB messages (request and output both count) */
+	g_test_message("accepted %u, refused %u", accepted, refused);
+	g_assert_cmpuint(accepted, >=, 3);
+	g_assert_cmpuint(refused, >=, 10);
+	g_assert_true(pal_test_daemon_stop(d, SIGKILL, 10000, NULL, NULL));
+}
+
 /* during the drain new messages are refused with 503 */
 static void
 test_sigterm_refuses_new(void)
@@ -429,6 +520,8 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/e2e/order-per-session", test_order_per_session);
 	g_test_add_func("/palaver/e2e/sigterm-drain", test_sigterm_drain);
 	g_test_add_func("/palaver/e2e/sigterm-refuses-new", test_sigterm_refuses_new);
+	g_test_add_func("/palaver/e2e/sigterm-deadline", test_sigterm_deadline);
+	g_test_add_func("/palaver/e2e/backpressure-bytes", test_backpressure_bytes);
 	g_test_add_func("/palaver/e2e/sighup-reload", test_sighup_reload);
 	g_test_add_func("/palaver/e2e/webhook-statuses", test_webhook_statuses);
 	g_test_add_func("/palaver/e2e/broken-endpoint-file", test_broken_endpoint_file);

@@ -398,6 +398,65 @@ test_keepalive(Fixture *f, gconstpointer data)
 	g_assert_true(pal_test_receiver_wait_count(f->receiver, 5, 10000));
 }
 
+/* requests sent back to back before any answer (pipelining) are all answered */
+static void
+test_pipelining(Fixture *f, gconstpointer data)
+{
+	int fd = connect_to(f);
+	const gchar *three = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+			     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+			     "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n";
+	g_autoptr(GString) all = g_string_new(NULL);
+	gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+	guint n = 0;
+
+	send_all(fd, three, strlen(three));
+	while (n < 3 && g_get_monotonic_time() < deadline) {
+		struct pollfd p = {fd, POLLIN, 0};
+		gchar buf[4096];
+		gssize got;
+		const gchar *at;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		got = recv(fd, buf, sizeof(buf), 0);
+		if (got <= 0)
+			break;
+		g_string_append_len(all, buf, got);
+		n = 0;
+		for (at = all->str; (at = strstr(at, "HTTP/1.1 200")) != NULL; at++)
+			n++;
+	}
+	close(fd);
+	g_assert_cmpuint(n, ==, 3);
+}
+
+/* a body on a route that takes none is not buffered either */
+static void
+test_other_method_body(Fixture *f, gconstpointer data)
+{
+	g_autofree gchar *chunk = g_malloc0(65536);
+	g_autofree gchar *head = g_strdup_printf("PUT /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+						 "Content-Length: %u\r\n\r\n",
+						 80u * 65536u);
+	int fd = connect_to(f);
+	gint64 rss_before = pal_test_daemon_get_rss_kb(f->daemon);
+	gboolean closed = FALSE;
+	g_autoptr(GString) resp = NULL;
+
+	send_all(fd, head, strlen(head));
+	for (guint i = 0; i < 80; i++)
+		send_all(fd, chunk, 65536);
+	resp = read_until_close(fd, 5000, &closed);
+	close(fd);
+	g_assert_true(g_str_has_prefix(resp->str, "HTTP/1.1 405"));
+#ifndef __SANITIZE_ADDRESS__
+	g_assert_cmpint(pal_test_daemon_get_rss_kb(f->daemon) - rss_before, <, 3 * 1024);
+#else
+	(void)rss_before;
+#endif
+}
+
 /* 20,000 connections of every kind: fds come back to the baseline and memory does not grow */
 static void
 test_churn(Fixture *f, gconstpointer data)
@@ -484,6 +543,8 @@ main(int argc, char **argv)
 	g_test_add("/palaver/http/limits", Fixture, NULL, fixture_setup, test_limits, fixture_teardown);
 	g_test_add("/palaver/http/timeouts", Fixture, NULL, fixture_setup, test_timeouts, fixture_teardown);
 	g_test_add("/palaver/http/keepalive", Fixture, NULL, fixture_setup, test_keepalive, fixture_teardown);
+	g_test_add("/palaver/http/pipelining", Fixture, NULL, fixture_setup, test_pipelining, fixture_teardown);
+	g_test_add("/palaver/http/other-method-body", Fixture, NULL, fixture_setup, test_other_method_body, fixture_teardown);
 	g_test_add("/palaver/http/churn", Fixture, NULL, fixture_setup, test_churn, fixture_teardown);
 	return g_test_run();
 }
