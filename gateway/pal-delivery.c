@@ -150,10 +150,13 @@ typedef struct {
 } PalSessionQueue;
 
 struct _PalHost {
+	PalDelivery *self; /* not a reference: hosts die with their PalDelivery */
 	gchar *key;
 	guint in_flight;
-	GQueue waiting;	  /* PalSessionQueue* whose head is ready to send */
-	gboolean starved; /* in PalDelivery.starved: blocked by the total limit */
+	GQueue waiting;	    /* PalSessionQueue* whose head is ready to send */
+	gboolean starved;   /* in PalDelivery.starved: blocked by the total limit */
+	gint64 paused_until; /* monotonic: the host asked for a pause (429/503 + Retry-After) */
+	GSource *resume;
 };
 
 typedef struct {
@@ -206,6 +209,10 @@ pal_session_queue_free(PalSessionQueue *sq)
 static void
 pal_host_free(PalHost *host)
 {
+	if (host->resume != NULL) {
+		g_source_destroy(host->resume);
+		g_source_unref(host->resume);
+	}
 	g_queue_clear(&host->waiting);
 	g_free(host->key);
 	g_free(host);
@@ -224,6 +231,7 @@ pal_delivery_get_host(PalDelivery *self, GUri *uri)
 	host = g_hash_table_lookup(self->hosts, key);
 	if (host == NULL) {
 		host = g_new0(PalHost, 1);
+		host->self = self;
 		host->key = g_steal_pointer(&key);
 		g_hash_table_insert(self->hosts, host->key, host);
 	}
@@ -393,22 +401,53 @@ pal_delivery_schedule_retry(PalDelivery *self,
 static void
 pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host);
 
+static gboolean
+pal_host_resume_cb(gpointer data)
+{
+	PalHost *host = data;
+
+	g_source_unref(g_steal_pointer(&host->resume));
+	pal_delivery_pump(host->self, host);
+	return G_SOURCE_REMOVE;
+}
+
+/* a host that answered 429 or 503 with Retry-After gets no request from any session until
+ * then, not only from the session whose request was refused */
+static gboolean
+pal_host_is_paused(PalHost *host)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (host->paused_until <= now)
+		return FALSE;
+	if (host->resume == NULL) {
+		host->resume = g_timeout_source_new((guint)((host->paused_until - now) / 1000) + 1);
+		g_source_set_callback(host->resume, pal_host_resume_cb, host, NULL);
+		g_source_attach(host->resume, host->self->context);
+	}
+	return TRUE;
+}
+
 /* gives free connections to waiting sessions: this host first, then hosts that were starved
  * by the total limit */
 static void
 pal_delivery_pump(PalDelivery *self, PalHost *host)
 {
-	while (host->in_flight < self->max_conns_per_host && (guint)self->in_flight < self->max_conns &&
-	       !g_queue_is_empty(&host->waiting))
-		pal_delivery_send(self, g_queue_pop_head(&host->waiting), host);
-	if (!g_queue_is_empty(&host->waiting) && host->in_flight < self->max_conns_per_host &&
-	    !host->starved) {
-		host->starved = TRUE;
-		g_queue_push_tail(&self->starved, host);
+	if (!pal_host_is_paused(host)) {
+		while (host->in_flight < self->max_conns_per_host &&
+		       (guint)self->in_flight < self->max_conns && !g_queue_is_empty(&host->waiting))
+			pal_delivery_send(self, g_queue_pop_head(&host->waiting), host);
+		if (!g_queue_is_empty(&host->waiting) && host->in_flight < self->max_conns_per_host &&
+		    !host->starved) {
+			host->starved = TRUE;
+			g_queue_push_tail(&self->starved, host);
+		}
 	}
 	while ((guint)self->in_flight < self->max_conns && !g_queue_is_empty(&self->starved)) {
 		PalHost *other = g_queue_pop_head(&self->starved);
 		other->starved = FALSE;
+		if (pal_host_is_paused(other))
+			continue; /* its resume timer pumps it */
 		while (other->in_flight < self->max_conns_per_host &&
 		       (guint)self->in_flight < self->max_conns && !g_queue_is_empty(&other->waiting))
 			pal_delivery_send(self, g_queue_pop_head(&other->waiting), other);
@@ -443,6 +482,9 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 	} else if (error != NULL || status == 408 || status == 429 || status >= 500) {
 		g_autofree gchar *reason =
 		    error != NULL ? g_strdup(error->message) : g_strdup_printf("HTTP %u", status);
+
+		if ((status == 429 || status == 503) && retry_after > 0)
+			host->paused_until = MAX(host->paused_until, g_get_monotonic_time() + retry_after);
 		pal_delivery_schedule_retry(self, sq, retry_after, reason);
 	} else {
 		g_autofree gchar *reason = g_strdup_printf("HTTP %u, not retried", status);

@@ -37,6 +37,7 @@ typedef struct {
 	GCancellable *cancellable;
 	GSource *deadline;
 	gboolean abandoned; /* the deadline passed: the lane went on, late outputs are dropped */
+	guint n_outputs;
 } PalRun;
 
 struct _PalPipeline {
@@ -150,6 +151,44 @@ pal_run_free(PalRun *run)
 }
 
 static void
+pal_pipeline_enqueue(PalRun *run, guint index, GBytes *body)
+{
+	PalMessage *msg = run->job->message;
+	g_autoptr(PalDeliveryItem) item = pal_delivery_item_new(run->job->endpoint,
+								run->lane->key,
+								pal_message_get_input_id(msg),
+								index,
+								++run->lane->seq,
+								body);
+
+	pal_delivery_enqueue(run->self->delivery, item);
+}
+
+/* the optional end-of-turn event: a system output after the last output of a turn, in the
+ * standard body with data {"event": {"type": "turn-completed", "turnId", "outputs"}} */
+static void
+pal_pipeline_end_of_turn(PalRun *run)
+{
+	PalMessage *msg = run->job->message;
+	g_autoptr(JsonObject) data = json_object_new();
+	JsonObject *event = json_object_new();
+	g_autoptr(GBytes) body = NULL;
+
+	json_object_set_string_member(event, "type", "turn-completed");
+	json_object_set_string_member(event, "turnId", pal_message_get_input_id(msg));
+	json_object_set_int_member(event, "outputs", run->n_outputs);
+	json_object_set_object_member(data, "event", event);
+	body = pal_delivery_build_body(pal_message_get_user_id(msg),
+				       pal_message_get_session_id(msg),
+				       NULL,
+				       data,
+				       pal_message_get_trace_id(msg),
+				       pal_endpoint_get_mask_logging(run->job->endpoint),
+				       pal_output_source_to_string(PAL_OUTPUT_SOURCE_SYSTEM));
+	pal_pipeline_enqueue(run, run->n_outputs, body);
+}
+
+static void
 pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer user_data)
 {
 	PalRun *run = user_data;
@@ -157,11 +196,11 @@ pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer use
 	PalEndpoint *endpoint = run->job->endpoint;
 	PalMessage *msg = pal_turn_get_message(turn);
 	g_autoptr(GBytes) body = NULL;
-	g_autoptr(PalDeliveryItem) item = NULL;
 	JsonNode *custom = pal_output_get_body(output);
 
 	if (run->abandoned || self->shut_down)
 		return;
+	run->n_outputs++;
 	if (custom != NULL) {
 		/* an output transformer replaced the body: POST it verbatim */
 		gchar *text = pal_json_to_string(custom, FALSE);
@@ -175,13 +214,7 @@ pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer use
 					       pal_endpoint_get_mask_logging(endpoint),
 					       pal_output_source_to_string(pal_output_get_source(output)));
 	}
-	item = pal_delivery_item_new(endpoint,
-				     run->lane->key,
-				     pal_message_get_input_id(msg),
-				     index,
-				     ++run->lane->seq,
-				     body);
-	pal_delivery_enqueue(self->delivery, item);
+	pal_pipeline_enqueue(run, index, body);
 }
 
 /* the lane is free for its next message */
@@ -233,6 +266,8 @@ pal_lane_flow_run_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 				  pal_endpoint_get_name(run->job->endpoint),
 				  pal_endpoint_get_flow_type(run->job->endpoint),
 				  error->message);
+		if (pal_endpoint_get_end_of_turn_event(run->job->endpoint) && !self->shut_down)
+			pal_pipeline_end_of_turn(run);
 		/* the job is counted done here, and freed with the run */
 		pal_lane_turn_done(run->lane, run->job);
 	}

@@ -392,6 +392,64 @@ test_webhook_statuses(void)
 static gchar *
 run_palaverd(const gchar *const *args, gint *exit_status, gchar **err_out);
 
+/* the optional end-of-turn event follows the last output of each turn */
+static void
+test_end_of_turn_event(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = start_daemon(r, 2, ",\"endOfTurnEvent\":true");
+	g_autoptr(JsonObject) accepted = post_message(d, TOKEN_A, "u", "s", "hi");
+	const gchar *input_id = json_object_get_string_member(accepted, "inputId");
+	g_autoptr(PalReceivedRequest) last = NULL;
+	JsonObject *ai;
+	JsonObject *event;
+
+	g_assert_true(pal_test_receiver_wait_count(r, 3, 10000));
+	last = pal_test_receiver_dup_request(r, 2);
+	ai = json_object_get_object_member(json_node_get_object(pal_received_request_get_json(last)), "AIOutput");
+	g_assert_cmpstr(json_object_get_string_member(ai, "source"), ==, "system");
+	g_assert_true(json_object_get_null_member(ai, "text"));
+	event = json_object_get_object_member(json_object_get_object_member(ai, "data"), "event");
+	g_assert_cmpstr(json_object_get_string_member(event, "type"), ==, "turn-completed");
+	g_assert_cmpstr(json_object_get_string_member(event, "turnId"), ==, input_id);
+	g_assert_cmpint(json_object_get_int_member(event, "outputs"), ==, 2);
+	g_assert_cmpstr(pal_received_request_get_header(last, "Palaver-Turn-Index"), ==, "2");
+	g_assert_cmpstr(pal_received_request_get_header(last, "Palaver-Session-Seq"), ==, "3");
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
+}
+
+/* 429 with Retry-After pauses the whole host, not only the session that got it */
+static void
+test_retry_after_pauses_host(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = NULL;
+	const guint seq[] = {429, 200, 200};
+	g_autoptr(GPtrArray) reqs = NULL;
+	gint64 t429;
+
+	pal_test_receiver_set_status_sequence(r, seq, G_N_ELEMENTS(seq));
+	pal_test_receiver_set_retry_after(r, 2);
+	d = start_daemon(r, 1, NULL);
+	{
+		g_autoptr(JsonObject) a = post_message(d, TOKEN_A, "u", "first", "x");
+	}
+	g_assert_true(pal_test_receiver_wait_count(r, 1, 10000));
+	{
+		g_autoptr(JsonObject) b = post_message(d, TOKEN_A, "u", "second", "y");
+	}
+	g_assert_true(pal_test_receiver_wait_count(r, 3, 15000));
+	reqs = pal_test_receiver_dup_requests(r);
+	t429 = pal_received_request_get_monotonic_time(g_ptr_array_index(reqs, 0));
+	/* both the retry and the other session's first delivery waited for the pause */
+	for (guint i = 1; i < 3; i++) {
+		gint64 t = pal_received_request_get_monotonic_time(g_ptr_array_index(reqs, i));
+		g_test_message("delivery %u after %" G_GINT64_FORMAT " ms", i, (t - t429) / 1000);
+		g_assert_cmpint(t - t429, >=, 1900 * 1000);
+	}
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
+}
+
 /* a broken endpoint file is reported and skipped; the other endpoints serve */
 static void
 test_broken_endpoint_file(void)
@@ -524,6 +582,8 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/e2e/backpressure-bytes", test_backpressure_bytes);
 	g_test_add_func("/palaver/e2e/sighup-reload", test_sighup_reload);
 	g_test_add_func("/palaver/e2e/webhook-statuses", test_webhook_statuses);
+	g_test_add_func("/palaver/e2e/end-of-turn-event", test_end_of_turn_event);
+	g_test_add_func("/palaver/e2e/retry-after-pauses-host", test_retry_after_pauses_host);
 	g_test_add_func("/palaver/e2e/broken-endpoint-file", test_broken_endpoint_file);
 	g_test_add_func("/palaver/e2e/list-plugins", test_list_plugins);
 	g_test_add_func("/palaver/e2e/bad-config", test_bad_config);
