@@ -116,7 +116,9 @@ pal_delivery_sign(GStrv secrets, const gchar *webhook_id, gint64 timestamp, GByt
 	if (secrets == NULL || secrets[0] == NULL)
 		return NULL;
 	for (guint i = 0; secrets[i] != NULL; i++) {
-		const gchar *b64 = g_str_has_prefix(secrets[i], "whsec_") ? secrets[i] + 6 : secrets[i];
+		const gchar *raw = g_str_has_prefix(secrets[i], "whsec_") ? secrets[i] + 6 : secrets[i];
+		/* Standard Webhooks libraries accept secrets without base64 padding */
+		g_autofree gchar *b64 = g_strnfill(strlen(raw) + (4 - strlen(raw) % 4) % 4, '=');
 		g_autofree guchar *key = NULL;
 		gsize key_len = 0;
 		g_autoptr(GHmac) hmac = NULL;
@@ -126,11 +128,13 @@ pal_delivery_sign(GStrv secrets, const gchar *webhook_id, gint64 timestamp, GByt
 		gsize body_len = 0;
 		const guint8 *body_data = g_bytes_get_data(body, &body_len);
 
+		memcpy(b64, raw, strlen(raw));
 		key = g_base64_decode(b64, &key_len);
 		hmac = g_hmac_new(G_CHECKSUM_SHA256, key, key_len);
 		g_hmac_update(hmac, (const guchar *)prefix, -1);
 		g_hmac_update(hmac, body_data, body_len);
 		g_hmac_get_digest(hmac, digest, &digest_len);
+		memset(key, 0, key_len); /* secrets do not linger in freed memory */
 		sig = g_base64_encode(digest, digest_len);
 		if (sigs->len > 0)
 			g_string_append_c(sigs, ' ');
