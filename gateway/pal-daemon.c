@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include "pal-daemon.h"
+#include "pal-inbound.h"
+#include "pal-pipeline.h"
+#include "pal-store-sqlite.h"
 #include <string.h>
 
 #include "pal-http-listener.h"
@@ -12,6 +15,8 @@ struct _PalDaemon {
 	GObject parent_instance;
 	PalConfig *config;
 	PalPluginRegistry *registry;
+	PalStore *store;
+	PalHostPauses *pauses;
 	GMutex lock;
 	PalEndpointSet *endpoints; /* the published snapshot, swapped under @lock */
 	GPtrArray *workers;
@@ -75,25 +80,110 @@ pal_daemon_get_worker(PalDaemon *self, guint index)
 	return g_ptr_array_index(self->workers, index);
 }
 
+PalStore *
+pal_daemon_get_store(PalDaemon *self)
+{
+	return self->store;
+}
+
+PalHostPauses *
+pal_daemon_get_host_pauses(PalDaemon *self)
+{
+	return self->pauses;
+}
+
+guint
+pal_daemon_owner_of_key(PalDaemon *self, const gchar *session_key)
+{
+	/* FNV-1a: stable, cheap, well spread */
+	guint32 h = 2166136261u;
+
+	for (const guchar *p = (const guchar *)session_key; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	return h % self->workers->len;
+}
+
 guint
 pal_daemon_owner_of(PalDaemon *self,
 		    const gchar *endpoint,
 		    const gchar *user_id,
 		    const gchar *session_id)
 {
-	/* FNV-1a over the three parts with separators: stable, cheap, well spread */
-	const gchar *parts[] = {endpoint, user_id, session_id};
-	guint32 h = 2166136261u;
+	g_autofree gchar *key = pal_pipeline_session_key(endpoint, user_id, session_id);
 
-	for (guint i = 0; i < G_N_ELEMENTS(parts); i++) {
-		for (const guchar *p = (const guchar *)parts[i]; *p != '\0'; p++) {
-			h ^= *p;
-			h *= 16777619u;
+	return pal_daemon_owner_of_key(self, key);
+}
+
+/* what the last run left: undelivered outputs first (older turns), then accepted messages
+ * that never finished their turn, each to the worker that owns its session, in order, before
+ * any new message is accepted */
+static gboolean
+pal_daemon_recover(PalDaemon *self, PalEndpointSet *endpoints, GError **error)
+{
+	g_autoptr(GPtrArray) rows = pal_store_load_outbox(self->store, NULL, error);
+	g_autoptr(GPtrArray) entries = NULL;
+	guint n_rows = 0;
+	guint n_msgs = 0;
+
+	if (rows == NULL)
+		return FALSE;
+	for (guint i = 0; i < rows->len; i++) {
+		PalStoreOutboxRow *row = g_ptr_array_index(rows, i);
+		PalEndpoint *ep = pal_endpoint_set_lookup_name(endpoints, row->endpoint);
+		g_autoptr(PalDeliveryItem) item = NULL;
+
+		if (ep == NULL) {
+			g_message("output %s waits for endpoint %s, which is not configured; it stays stored",
+				  row->webhook_id,
+				  row->endpoint);
+			continue;
 		}
-		h ^= 0x1f;
-		h *= 16777619u;
+		item = pal_delivery_item_new_from_row(ep, row);
+		pal_worker_post_delivery(g_ptr_array_index(self->workers,
+							   pal_daemon_owner_of_key(self, row->session_key)),
+					 item);
+		n_rows++;
 	}
-	return h % self->workers->len;
+	entries = pal_store_load_unfinished_journal(self->store, NULL, error);
+	if (entries == NULL)
+		return FALSE;
+	for (guint i = 0; i < entries->len; i++) {
+		PalStoreJournalEntry *e = g_ptr_array_index(entries, i);
+		PalEndpoint *ep = pal_endpoint_set_lookup_name(endpoints, e->endpoint);
+		PalInboundError err = {0};
+		gsize len = 0;
+		const gchar *data = g_bytes_get_data(e->body, &len);
+		PalMessage *msg;
+
+		if (ep == NULL) {
+			g_message("message %s waits for endpoint %s, which is not configured; it stays stored",
+				  e->input_id,
+				  e->endpoint);
+			continue;
+		}
+		msg = pal_inbound_restore((PalMessageKind)e->kind, e->input_id, e->received_at, data, len, &err);
+		if (msg == NULL) {
+			g_message("journaled message %s cannot be read back: %s", e->input_id, err.message);
+			pal_inbound_error_clear(&err);
+			continue;
+		}
+		pal_worker_post_message(g_ptr_array_index(self->workers,
+							  pal_daemon_owner_of(self,
+									      e->endpoint,
+									      e->user_id,
+									      e->session_id)),
+					ep,
+					msg,
+					len);
+		n_msgs++;
+	}
+	if (n_rows > 0 || n_msgs > 0)
+		g_message("resuming %u undelivered output(s) and %u unfinished message(s) from the store",
+			  n_rows,
+			  n_msgs);
+	return TRUE;
 }
 
 /* an endpoint whose plugins cannot be set up is refused alone; the others keep working */
@@ -213,6 +303,29 @@ pal_daemon_reload(PalDaemon *self, GError **error)
 	return TRUE;
 }
 
+static gboolean
+pal_daemon_open_store(PalDaemon *self, GError **error)
+{
+	const gchar *backend = pal_config_get_store_backend(self->config);
+	PalDurability durability = pal_config_get_durability(self->config);
+
+	if (g_strcmp0(backend, "sqlite") != 0) {
+		g_set_error(error,
+			    PAL_ERROR,
+			    PAL_ERROR_NOT_SUPPORTED,
+			    "[Store] Backend=%s: only \"sqlite\" is available in this build",
+			    backend);
+		return FALSE;
+	}
+	self->store = pal_store_sqlite_new(pal_config_get_store_path(self->config), durability, error);
+	if (self->store == NULL)
+		return FALSE;
+	g_message("store: %s (durability %s)",
+		  durability == PAL_DURABILITY_NONE ? "memory" : pal_config_get_store_path(self->config),
+		  durability == PAL_DURABILITY_NONE ? "none" : durability == PAL_DURABILITY_POWER ? "power" : "crash");
+	return TRUE;
+}
+
 gboolean
 pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 {
@@ -224,6 +337,8 @@ pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 
 	if (set == NULL)
 		return FALSE;
+	if (!pal_daemon_open_store(self, error))
+		return FALSE;
 	pal_daemon_publish(self, set);
 	/* every worker exists before any starts: a request served by the first one already
 	 * hashes over the final set of owners */
@@ -233,6 +348,8 @@ pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 		if (!pal_worker_start(g_ptr_array_index(self->workers, i), listen, ports, error))
 			return FALSE;
 	}
+	if (!pal_daemon_recover(self, set, error))
+		return FALSE;
 	g_atomic_int_set(&self->accepting, TRUE);
 	for (guint i = 0; i < n_listen && bound != NULL; i++) {
 		g_autofree gchar *host = NULL;
@@ -324,6 +441,10 @@ pal_daemon_finalize(GObject *object)
 
 	pal_daemon_stop_workers(self);
 	g_ptr_array_unref(self->workers);
+	if (self->store != NULL)
+		pal_store_close(self->store);
+	g_clear_object(&self->store);
+	g_clear_pointer(&self->pauses, pal_host_pauses_unref);
 	g_clear_object(&self->endpoints);
 	g_object_unref(self->registry);
 	g_object_unref(self->config);
@@ -342,6 +463,7 @@ pal_daemon_init(PalDaemon *self)
 {
 	g_mutex_init(&self->lock);
 	self->workers = g_ptr_array_new_with_free_func(g_object_unref);
+	self->pauses = pal_host_pauses_new();
 	self->endpoints = pal_endpoint_set_new();
 }
 

@@ -4,6 +4,8 @@
 #include "pal-config.h"
 #include "pal-endpoint-set.h"
 #include "pal-plugin-registry.h"
+#include "pal-delivery.h"
+#include "pal-store.h"
 #include "pal-worker.h"
 
 G_BEGIN_DECLS
@@ -40,6 +42,12 @@ PalConfig *
 pal_daemon_get_config(PalDaemon *self);
 PalPluginRegistry *
 pal_daemon_get_registry(PalDaemon *self);
+PalStore *
+pal_daemon_get_store(PalDaemon *self);
+PalHostPauses *
+pal_daemon_get_host_pauses(PalDaemon *self);
+guint
+pal_daemon_owner_of_key(PalDaemon *self, const gchar *session_key);
 PalEndpointSet *
 pal_daemon_dup_endpoints(PalDaemon *self);
 gboolean

@@ -18,7 +18,6 @@ pal_delivery_item_new(PalEndpoint *endpoint,
 		      GBytes *body)
 {
 	PalDeliveryItem *item = g_new0(PalDeliveryItem, 1);
-	g_autofree gchar *compact = NULL;
 
 	item->ref_count = 1;
 	item->endpoint = g_object_ref(endpoint);
@@ -31,10 +30,39 @@ pal_delivery_item_new(PalEndpoint *endpoint,
 	item->expires_at =
 	    item->created_at + (gint64)pal_endpoint_get_webhook_ttl_seconds(endpoint) * G_USEC_PER_SEC;
 	/* Standard Webhooks ids: stable per output, so receivers can deduplicate retries */
-	compact = g_strdup(turn_id);
-	g_strdelimit(compact, "-", '_');
-	item->webhook_id = g_strdup_printf("msg_%s_%u", compact, turn_index);
+	item->webhook_id = pal_delivery_webhook_id(turn_id, turn_index);
 	return item;
+}
+
+PalDeliveryItem *
+pal_delivery_item_new_from_row(PalEndpoint *endpoint, const PalStoreOutboxRow *row)
+{
+	PalDeliveryItem *item = g_new0(PalDeliveryItem, 1);
+
+	item->ref_count = 1;
+	item->endpoint = g_object_ref(endpoint);
+	item->outbox_id = row->id;
+	item->session_key = g_strdup(row->session_key);
+	item->webhook_id = g_strdup(row->webhook_id);
+	item->turn_id = g_strdup(row->turn_id);
+	item->turn_index = row->turn_index;
+	item->session_seq = row->session_seq;
+	item->body = g_bytes_ref(row->body);
+	item->created_at = row->created_at;
+	item->expires_at = row->expires_at;
+	item->attempts = row->attempts;
+	item->next_attempt_at = row->next_attempt_at;
+	return item;
+}
+
+/* "msg_<turn id with _ for ->_<index>": the same for every attempt, and across restarts */
+gchar *
+pal_delivery_webhook_id(const gchar *turn_id, guint turn_index)
+{
+	g_autofree gchar *compact = g_strdup(turn_id);
+
+	g_strdelimit(compact, "-", '_');
+	return g_strdup_printf("msg_%s_%u", compact, turn_index);
 }
 
 PalDeliveryItem *
@@ -143,6 +171,73 @@ pal_delivery_sign(GStrv secrets, const gchar *webhook_id, gint64 timestamp, GByt
 	return g_string_free(g_steal_pointer(&sigs), FALSE);
 }
 
+struct _PalHostPauses {
+	gint ref_count;
+	GMutex lock;
+	GHashTable *until; /* host key → gint64* monotonic µs */
+};
+
+PalHostPauses *
+pal_host_pauses_new(void)
+{
+	PalHostPauses *pauses = g_new0(PalHostPauses, 1);
+
+	pauses->ref_count = 1;
+	g_mutex_init(&pauses->lock);
+	pauses->until = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return pauses;
+}
+
+PalHostPauses *
+pal_host_pauses_ref(PalHostPauses *pauses)
+{
+	g_atomic_int_inc(&pauses->ref_count);
+	return pauses;
+}
+
+void
+pal_host_pauses_unref(PalHostPauses *pauses)
+{
+	if (!g_atomic_int_dec_and_test(&pauses->ref_count))
+		return;
+	g_hash_table_unref(pauses->until);
+	g_mutex_clear(&pauses->lock);
+	g_free(pauses);
+}
+
+static gint64
+pal_host_pauses_get(PalHostPauses *pauses, const gchar *key)
+{
+	gint64 *until;
+	gint64 value = 0;
+
+	if (pauses == NULL)
+		return 0;
+	g_mutex_lock(&pauses->lock);
+	until = g_hash_table_lookup(pauses->until, key);
+	if (until != NULL)
+		value = *until;
+	g_mutex_unlock(&pauses->lock);
+	return value;
+}
+
+static void
+pal_host_pauses_set(PalHostPauses *pauses, const gchar *key, gint64 until)
+{
+	gint64 *value;
+
+	if (pauses == NULL)
+		return;
+	g_mutex_lock(&pauses->lock);
+	value = g_hash_table_lookup(pauses->until, key);
+	if (value == NULL) {
+		value = g_new0(gint64, 1);
+		g_hash_table_insert(pauses->until, g_strdup(key), value);
+	}
+	*value = MAX(*value, until);
+	g_mutex_unlock(&pauses->lock);
+}
+
 typedef struct _PalHost PalHost;
 
 typedef struct {
@@ -179,6 +274,8 @@ struct _PalDelivery {
 	GObject parent_instance;
 	GMainContext *context;
 	SoupSession *session;
+	PalStore *store;	 /* nullable */
+	PalHostPauses *pauses; /* nullable */
 	GHashTable *sessions; /* key → PalSessionQueue */
 	GHashTable *hosts;    /* key → PalHost */
 	GQueue starved;	      /* PalHost* with waiting sessions, blocked by max_conns */
@@ -197,6 +294,8 @@ G_DEFINE_FINAL_TYPE(PalDelivery, pal_delivery, G_TYPE_OBJECT)
 
 static void
 pal_delivery_next(PalDelivery *self, PalSessionQueue *sq);
+static gboolean
+pal_delivery_retry_cb(gpointer data);
 
 static void
 pal_session_queue_free(PalSessionQueue *sq)
@@ -266,6 +365,25 @@ pal_attempt_timeout_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void
+pal_delivery_store_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	const gchar *what = user_data;
+	gboolean ok;
+
+	if (g_str_equal(what, "delivered"))
+		ok = pal_store_outbox_delivered_finish(PAL_STORE(source), res, &error);
+	else if (g_str_equal(what, "retry"))
+		ok = pal_store_outbox_update_finish(PAL_STORE(source), res, &error);
+	else
+		ok = pal_store_outbox_dead_letter_finish(PAL_STORE(source), res, &error);
+	/* the in-memory queue goes on; the store row is retried from at the next start (an
+	 * output may then arrive twice, with the same webhook-id) */
+	if (!ok)
+		g_message("cannot record the %s output in the store: %s", what, error->message);
+}
+
 /* an output leaves the queue: delivered, or given up (a dead letter) */
 static void
 pal_delivery_pop(PalDelivery *self, PalSessionQueue *sq)
@@ -281,9 +399,18 @@ pal_delivery_pop(PalDelivery *self, PalSessionQueue *sq)
 }
 
 static void
-pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *reason)
+pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *reason, guint status)
 {
 	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
+
+	if (self->store != NULL && item->outbox_id > 0)
+		pal_store_outbox_dead_letter_async(self->store,
+						   item->outbox_id,
+						   reason,
+						   (gint)status,
+						   NULL,
+						   pal_delivery_store_cb,
+						   (gpointer) "dead");
 
 	g_message("delivery of %s (endpoint %s, session seq %" G_GUINT64_FORMAT
 		  ") given up after %u attempt(s): %s",
@@ -327,9 +454,16 @@ pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
 			reason = "time to live passed before delivery";
 		if (reason == NULL)
 			break;
-		pal_delivery_dead_letter(self, sq, reason);
+		pal_delivery_dead_letter(self, sq, reason, 0);
 	}
 	sq->busy = TRUE;
+	/* an output resumed from the store may still have to wait for its retry time */
+	if (item->next_attempt_at > g_get_real_time()) {
+		sq->retry = g_timeout_source_new((guint)((item->next_attempt_at - g_get_real_time()) / 1000) + 1);
+		g_source_set_callback(sq->retry, pal_delivery_retry_cb, sq, NULL);
+		g_source_attach(sq->retry, self->context);
+		return;
+	}
 	host = pal_delivery_get_host(self, uri);
 	g_queue_push_tail(&host->waiting, sq);
 	pal_delivery_pump(self, host);
@@ -373,7 +507,8 @@ static void
 pal_delivery_schedule_retry(PalDelivery *self,
 			    PalSessionQueue *sq,
 			    gint64 retry_after_us,
-			    const gchar *reason)
+			    const gchar *reason,
+			    guint status)
 {
 	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
 	guint shift = MIN(item->attempts - 1, 16u);
@@ -388,7 +523,7 @@ pal_delivery_schedule_retry(PalDelivery *self,
 		g_autofree gchar *why = g_strdup_printf("%s; time to live of %us would pass",
 							reason,
 							pal_endpoint_get_webhook_ttl_seconds(item->endpoint));
-		pal_delivery_dead_letter(self, sq, why);
+		pal_delivery_dead_letter(self, sq, why, status);
 		pal_delivery_next(self, sq);
 		return;
 	}
@@ -397,6 +532,15 @@ pal_delivery_schedule_retry(PalDelivery *self,
 		reason,
 		item->attempts,
 		delay / 1000);
+	item->next_attempt_at = g_get_real_time() + delay;
+	if (self->store != NULL && item->outbox_id > 0)
+		pal_store_outbox_update_async(self->store,
+					      item->outbox_id,
+					      item->attempts,
+					      item->next_attempt_at,
+					      NULL,
+					      pal_delivery_store_cb,
+					      (gpointer) "retry");
 	sq->retry = g_timeout_source_new((guint)(delay / 1000));
 	g_source_set_callback(sq->retry, pal_delivery_retry_cb, sq, NULL);
 	g_source_attach(sq->retry, self->context);
@@ -422,6 +566,7 @@ pal_host_is_paused(PalHost *host)
 {
 	gint64 now = g_get_monotonic_time();
 
+	host->paused_until = MAX(host->paused_until, pal_host_pauses_get(host->self->pauses, host->key));
 	if (host->paused_until <= now)
 		return FALSE;
 	if (host->resume == NULL) {
@@ -480,6 +625,15 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 	host->in_flight--;
 
 	if (error == NULL && status >= 200 && status < 300) {
+		PalDeliveryItem *done = g_queue_peek_head(&sq->items);
+
+		if (self->store != NULL && done->outbox_id > 0)
+			pal_store_outbox_delivered_async(self->store,
+							 &done->outbox_id,
+							 1,
+							 NULL,
+							 pal_delivery_store_cb,
+							 (gpointer) "delivered");
 		self->n_delivered++;
 		pal_delivery_pop(self, sq);
 		pal_delivery_next(self, sq);
@@ -487,12 +641,14 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 		g_autofree gchar *reason =
 		    error != NULL ? g_strdup(error->message) : g_strdup_printf("HTTP %u", status);
 
-		if ((status == 429 || status == 503) && retry_after > 0)
+		if ((status == 429 || status == 503) && retry_after > 0) {
 			host->paused_until = MAX(host->paused_until, g_get_monotonic_time() + retry_after);
-		pal_delivery_schedule_retry(self, sq, retry_after, reason);
+			pal_host_pauses_set(self->pauses, host->key, host->paused_until);
+		}
+		pal_delivery_schedule_retry(self, sq, retry_after, reason, status);
 	} else {
 		g_autofree gchar *reason = g_strdup_printf("HTTP %u, not retried", status);
-		pal_delivery_dead_letter(self, sq, reason);
+		pal_delivery_dead_letter(self, sq, reason, status);
 		pal_delivery_next(self, sq);
 	}
 	pal_delivery_pump(self, host);
@@ -709,6 +865,8 @@ pal_delivery_finalize(GObject *object)
 	g_hash_table_unref(self->sessions);
 	g_queue_clear(&self->starved);
 	g_hash_table_unref(self->hosts);
+	g_clear_object(&self->store);
+	g_clear_pointer(&self->pauses, pal_host_pauses_unref);
 	g_main_context_unref(self->context);
 	G_OBJECT_CLASS(pal_delivery_parent_class)->finalize(object);
 }
@@ -731,12 +889,14 @@ pal_delivery_init(PalDelivery *self)
 }
 
 PalDelivery *
-pal_delivery_new(guint max_conns, guint max_conns_per_host)
+pal_delivery_new(guint max_conns, guint max_conns_per_host, PalStore *store, PalHostPauses *pauses)
 {
 	PalDelivery *self = g_object_new(PAL_TYPE_DELIVERY, NULL);
 	g_autofree gchar *ua = g_strdup_printf("palaver/%s", PACKAGE_VERSION);
 
 	self->context = g_main_context_ref_thread_default();
+	self->store = store != NULL ? g_object_ref(store) : NULL;
+	self->pauses = pauses != NULL ? pal_host_pauses_ref(pauses) : NULL;
 	self->max_conns = MAX(max_conns, 1);
 	self->max_conns_per_host = MIN(MAX(max_conns_per_host, 1), self->max_conns);
 	/* the defaults (10 in total, 2 per host, no timeout) throttle a gateway (PLATFORM-NOTES 9);

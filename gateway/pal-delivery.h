@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "pal-endpoint.h"
+#include "pal-store.h"
 
 G_BEGIN_DECLS
 
@@ -12,7 +13,8 @@ G_BEGIN_DECLS
 typedef struct {
 	gint ref_count;
 	PalEndpoint *endpoint;
-	gchar *session_key; /* endpoint \x1f userId \x1f sessionId */
+	gint64 outbox_id;   /* its row in the store's outbox */
+	gchar *session_key; /* pal_pipeline_session_key() */
 	gchar *webhook_id;  /* deterministic: the same for every attempt */
 	gchar *turn_id;
 	guint turn_index;
@@ -21,7 +23,7 @@ typedef struct {
 	gint64 created_at; /* real time, µs */
 	gint64 expires_at; /* real time, µs: dead letter after this */
 	guint attempts;
-	gint64 next_attempt_at; /* monotonic, µs */
+	gint64 next_attempt_at; /* real time, µs: it survives a restart */
 } PalDeliveryItem;
 
 PalDeliveryItem *
@@ -31,11 +33,17 @@ pal_delivery_item_new(PalEndpoint *endpoint,
 		      guint turn_index,
 		      guint64 session_seq,
 		      GBytes *body);
+/* an item for a stored outbox row (after a turn commit, at start-up, after a replay) */
+PalDeliveryItem *
+pal_delivery_item_new_from_row(PalEndpoint *endpoint, const PalStoreOutboxRow *row);
 PalDeliveryItem *
 pal_delivery_item_ref(PalDeliveryItem *item);
 void
 pal_delivery_item_unref(PalDeliveryItem *item);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalDeliveryItem, pal_delivery_item_unref)
+
+gchar *
+pal_delivery_webhook_id(const gchar *turn_id, guint turn_index);
 
 /* the standard body of DESIGN.md §1.3 */
 GBytes *
@@ -52,6 +60,18 @@ pal_delivery_build_body(const gchar *user_id,
 gchar *
 pal_delivery_sign(GStrv secrets, const gchar *webhook_id, gint64 timestamp, GBytes *body);
 
+/* pauses that receivers asked for (429/503 + Retry-After), shared by the workers: a host is
+ * paused for every session, whichever worker owns it. Thread-safe. */
+typedef struct _PalHostPauses PalHostPauses;
+
+PalHostPauses *
+pal_host_pauses_new(void);
+PalHostPauses *
+pal_host_pauses_ref(PalHostPauses *pauses);
+void
+pal_host_pauses_unref(PalHostPauses *pauses);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalHostPauses, pal_host_pauses_unref)
+
 #define PAL_TYPE_DELIVERY (pal_delivery_get_type())
 G_DECLARE_FINAL_TYPE(PalDelivery, pal_delivery, PAL, DELIVERY, GObject)
 
@@ -60,8 +80,10 @@ G_DECLARE_FINAL_TYPE(PalDelivery, pal_delivery, PAL, DELIVERY, GObject)
  * requests in flight per host with our own queue in front of the SoupSession (PLATFORM-NOTES
  * 9-10), retries with exponential backoff and full jitter honouring Retry-After, a TTL per
  * output. Lives in the thread-default context of its worker. */
+/* @store: (nullable): where delivered, retried and given-up outputs are recorded;
+ * @pauses: (nullable): host pauses shared with the other workers */
 PalDelivery *
-pal_delivery_new(guint max_conns, guint max_conns_per_host);
+pal_delivery_new(guint max_conns, guint max_conns_per_host, PalStore *store, PalHostPauses *pauses);
 void
 pal_delivery_enqueue(PalDelivery *self, PalDeliveryItem *item);
 /* outputs queued or in flight; readable from any thread */

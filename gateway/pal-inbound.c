@@ -266,3 +266,28 @@ pal_inbound_parse(PalMessageKind kind,
 	}
 	return pal_message_new(kind, NULL, user_id, session_id, text, data_obj, obj);
 }
+
+/* a message from the journal, as it was accepted: same input id and time */
+PalMessage *
+pal_inbound_restore(PalMessageKind kind,
+		    const gchar *input_id,
+		    gint64 received_at,
+		    const gchar *data,
+		    gsize len,
+		    PalInboundError *err)
+{
+	g_autoptr(PalMessage) parsed = pal_inbound_parse(kind, data, len, G_MAXSIZE, 512, err);
+	PalMessage *msg;
+
+	if (parsed == NULL)
+		return NULL;
+	msg = pal_message_new(kind,
+			      input_id,
+			      pal_message_get_user_id(parsed),
+			      pal_message_get_session_id(parsed),
+			      pal_message_get_text(parsed),
+			      pal_message_get_data(parsed),
+			      pal_message_get_body(parsed));
+	pal_message_set_received_at(msg, received_at);
+	return msg;
+}

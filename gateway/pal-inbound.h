@@ -43,4 +43,12 @@ pal_inbound_parse(PalMessageKind kind,
 		  guint max_depth,
 		  PalInboundError *err);
 
+PalMessage *
+pal_inbound_restore(PalMessageKind kind,
+		    const gchar *input_id,
+		    gint64 received_at,
+		    const gchar *data,
+		    gsize len,
+		    PalInboundError *err);
+
 G_END_DECLS

@@ -24,7 +24,6 @@ typedef struct {
 	PalSession *session;
 	GQueue jobs; /* PalJob* */
 	gboolean running;
-	guint64 seq;	    /* Palaver-Session-Seq of the last output */
 	gint64 last_active; /* monotonic */
 	guint idle_minutes;
 } PalLane;
@@ -38,6 +37,7 @@ typedef struct {
 	GSource *deadline;
 	gboolean abandoned; /* the deadline passed: the lane went on, late outputs are dropped */
 	guint n_outputs;
+	GPtrArray *rows; /* PalStoreOutboxRow: the turn's outputs, committed together */
 } PalRun;
 
 struct _PalPipeline {
@@ -45,6 +45,7 @@ struct _PalPipeline {
 	GMainContext *context;
 	PalPluginRegistry *registry;
 	PalDelivery *delivery;
+	PalStore *store;
 	guint turn_timeout_s;
 	GHashTable *lanes; /* key → PalLane */
 	GHashTable *flows; /* PalEndpoint* → PalFlow* (per worker instances) */
@@ -82,10 +83,78 @@ pal_job_free(PalJob *job)
 }
 
 static void
-pal_pipeline_job_done(PalPipeline *self, PalJob *job)
+pal_pipeline_count_done(PalPipeline *self, gsize size)
 {
 	g_atomic_int_add(&self->queued, -1);
-	(void)g_atomic_pointer_add(&self->queued_bytes, -(gssize)job->size);
+	(void)g_atomic_pointer_add(&self->queued_bytes, -(gssize)size);
+}
+
+static void
+pal_pipeline_job_done(PalPipeline *self, PalJob *job)
+{
+	pal_pipeline_count_done(self, job->size);
+}
+
+typedef struct {
+	PalPipeline *self;
+	PalEndpoint *endpoint;
+	gsize size;
+} PalCommit;
+
+static void
+pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalCommit *c = user_data;
+	PalPipeline *self = c->self;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) rows = pal_store_turn_commit_finish(PAL_STORE(source), res, &error);
+
+	if (rows == NULL) {
+		/* the journal keeps the message as accepted: it runs again at the next start */
+		g_message("endpoint %s: cannot store the turn: %s",
+			  pal_endpoint_get_name(c->endpoint),
+			  error->message);
+	} else if (!self->shut_down) {
+		for (guint i = 0; i < rows->len; i++) {
+			g_autoptr(PalDeliveryItem) item =
+			    pal_delivery_item_new_from_row(c->endpoint, g_ptr_array_index(rows, i));
+			pal_delivery_enqueue(self->delivery, item);
+		}
+	}
+	pal_pipeline_count_done(self, c->size);
+	g_atomic_int_add(&self->running, -1);
+	g_object_unref(c->endpoint);
+	g_object_unref(c->self);
+	g_free(c);
+}
+
+/* One transaction per turn: the journal row is marked done, the session saved and the outputs
+ * put in the outbox together, so a crash never leaves a turn half applied; the outputs go to
+ * delivery once committed, with the session_seq the store gave them. The message stays
+ * counted (for backpressure and the drain) until then. */
+static void
+pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *rows)
+{
+	PalMessage *msg = job->message;
+	g_autoptr(PalStoreSession) session = pal_store_session_new(lane->key,
+								   pal_endpoint_get_name(job->endpoint),
+								   pal_message_get_user_id(msg),
+								   pal_message_get_session_id(msg));
+	g_autoptr(PalStoreTurn) turn = NULL;
+	PalCommit *c = g_new0(PalCommit, 1);
+
+	session->context = pal_json_object_to_string(pal_session_get_context(lane->session));
+	session->entrypoint = g_strdup(pal_session_get_entrypoint(lane->session));
+	session->turns = pal_session_get_turns(lane->session);
+	turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
+	for (guint i = 0; rows != NULL && i < rows->len; i++)
+		pal_store_turn_add_outbox(turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
+	c->self = g_object_ref(self);
+	c->endpoint = g_object_ref(job->endpoint);
+	c->size = job->size;
+	job->size = 0; /* counted down by the commit */
+	g_atomic_int_inc(&self->running);
+	pal_store_turn_commit_async(self->store, turn, NULL, pal_pipeline_commit_cb, c);
 }
 
 static PalLane *
@@ -144,6 +213,7 @@ pal_run_free(PalRun *run)
 	}
 	g_clear_object(&run->cancellable);
 	g_clear_object(&run->flow);
+	g_clear_pointer(&run->rows, g_ptr_array_unref);
 	pal_job_free(run->job);
 	pal_lane_unref(run->lane);
 	g_object_unref(run->self);
@@ -154,14 +224,22 @@ static void
 pal_pipeline_enqueue(PalRun *run, guint index, GBytes *body)
 {
 	PalMessage *msg = run->job->message;
-	g_autoptr(PalDeliveryItem) item = pal_delivery_item_new(run->job->endpoint,
-								run->lane->key,
-								pal_message_get_input_id(msg),
-								index,
-								++run->lane->seq,
-								body);
+	g_autofree gchar *webhook_id = pal_delivery_webhook_id(pal_message_get_input_id(msg), index);
+	gint64 now = g_get_real_time();
+	gint64 ttl = (gint64)pal_endpoint_get_webhook_ttl_seconds(run->job->endpoint) * G_USEC_PER_SEC;
 
-	pal_delivery_enqueue(run->self->delivery, item);
+	/* an endpoint without a webhook URL delivers nowhere: nothing to store */
+	if (pal_endpoint_get_webhook_url(run->job->endpoint)[0] == '\0')
+		return;
+	g_ptr_array_add(run->rows,
+			pal_store_outbox_row_new(pal_endpoint_get_name(run->job->endpoint),
+						 run->lane->key,
+						 webhook_id,
+						 pal_message_get_input_id(msg),
+						 index,
+						 body,
+						 now,
+						 now + ttl));
 }
 
 /* the optional end-of-turn event: a system output after the last output of a turn, in the
@@ -217,15 +295,15 @@ pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer use
 	pal_pipeline_enqueue(run, index, body);
 }
 
-/* the lane is free for its next message */
+/* the turn is committed and the lane is free for its next message */
 static void
-pal_lane_turn_done(PalLane *lane, PalJob *job)
+pal_lane_turn_done(PalLane *lane, PalRun *run)
 {
 	PalPipeline *self = lane->self;
 
 	lane->running = FALSE;
 	lane->last_active = g_get_monotonic_time();
-	pal_pipeline_job_done(self, job);
+	pal_pipeline_commit(self, lane, run->job, run->rows);
 	pal_session_add_turn(lane->session);
 	pal_session_touch(lane->session, g_get_real_time());
 	if (!self->shut_down)
@@ -246,7 +324,7 @@ pal_run_deadline_cb(gpointer data)
 	g_source_unref(g_steal_pointer(&run->deadline));
 	g_cancellable_cancel(run->cancellable);
 	run->abandoned = TRUE;
-	pal_lane_turn_done(run->lane, run->job);
+	pal_lane_turn_done(run->lane, run);
 	return G_SOURCE_REMOVE;
 }
 
@@ -268,8 +346,8 @@ pal_lane_flow_run_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 				  error->message);
 		if (pal_endpoint_get_end_of_turn_event(run->job->endpoint) && !self->shut_down)
 			pal_pipeline_end_of_turn(run);
-		/* the job is counted done here, and freed with the run */
-		pal_lane_turn_done(run->lane, run->job);
+		/* the job is counted done by the commit, and freed with the run */
+		pal_lane_turn_done(run->lane, run);
 	}
 	pal_run_free(run);
 }
@@ -296,7 +374,8 @@ pal_lane_run_next(PalLane *lane)
 			g_message("endpoint %s: cannot run its flow: %s",
 				  pal_endpoint_get_name(job->endpoint),
 				  error->message);
-			pal_pipeline_job_done(self, job);
+			/* done without outputs: the journal must not replay it forever */
+			pal_pipeline_commit(self, lane, job, NULL);
 			pal_job_free(job);
 			continue;
 		}
@@ -305,6 +384,7 @@ pal_lane_run_next(PalLane *lane)
 		run->lane = pal_lane_ref(lane);
 		run->job = job;
 		run->flow = flow;
+		run->rows = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_outbox_row_free);
 	}
 	lane->running = TRUE;
 	turn = pal_turn_new(pal_endpoint_get_info(run->job->endpoint),
@@ -453,6 +533,7 @@ pal_pipeline_finalize(GObject *object)
 	g_hash_table_unref(self->flows);
 	g_object_unref(self->registry);
 	g_object_unref(self->delivery);
+	g_object_unref(self->store);
 	g_main_context_unref(self->context);
 	G_OBJECT_CLASS(pal_pipeline_parent_class)->finalize(object);
 }
@@ -472,10 +553,14 @@ pal_pipeline_init(PalPipeline *self)
 }
 
 PalPipeline *
-pal_pipeline_new(PalPluginRegistry *registry, PalDelivery *delivery, guint turn_timeout_s)
+pal_pipeline_new(PalPluginRegistry *registry,
+		 PalDelivery *delivery,
+		 PalStore *store,
+		 guint turn_timeout_s)
 {
 	PalPipeline *self = g_object_new(PAL_TYPE_PIPELINE, NULL);
 
+	self->store = g_object_ref(store);
 	self->context = g_main_context_ref_thread_default();
 	self->registry = g_object_ref(registry);
 	self->delivery = g_object_ref(delivery);

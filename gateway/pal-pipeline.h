@@ -4,6 +4,7 @@
 #include "pal-delivery.h"
 #include "pal-endpoint.h"
 #include "pal-plugin-registry.h"
+#include "pal-store.h"
 
 G_BEGIN_DECLS
 
@@ -15,7 +16,10 @@ G_DECLARE_FINAL_TYPE(PalPipeline, pal_pipeline, PAL, PIPELINE, GObject)
  * different sessions run concurrently; outputs stream into the worker's PalDelivery.
  * Lives in the worker's thread-default context; only the counters are for other threads. */
 PalPipeline *
-pal_pipeline_new(PalPluginRegistry *registry, PalDelivery *delivery, guint turn_timeout_s);
+pal_pipeline_new(PalPluginRegistry *registry,
+		 PalDelivery *delivery,
+		 PalStore *store,
+		 guint turn_timeout_s);
 /* @size: the request body's size, for the worker's byte budget */
 void
 pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message, gsize size);

@@ -104,7 +104,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalStoreDeadLetter, pal_store_dead_letter_free)
 
 /* the persisted state of one conversation */
 typedef struct {
-	gchar *session_key; /* endpoint \x1f userId \x1f sessionId */
+	gchar *session_key; /* pal_pipeline_session_key(): opaque to the store */
 	gchar *endpoint;
 	gchar *user_id;
 	gchar *session_id;

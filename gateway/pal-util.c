@@ -10,6 +10,15 @@
 #include "pal-util.h"
 
 gchar *
+pal_json_object_to_string(JsonObject *object)
+{
+	g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+
+	json_node_set_object(node, object);
+	return pal_json_to_string(node, FALSE);
+}
+
+gchar *
 pal_json_to_string(JsonNode *node, gboolean pretty)
 {
 	g_autoptr(JsonGenerator) gen = json_generator_new();

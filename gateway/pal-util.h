@@ -7,6 +7,8 @@ G_BEGIN_DECLS
 
 gchar *
 pal_json_to_string(JsonNode *node, gboolean pretty);
+gchar *
+pal_json_object_to_string(JsonObject *object);
 
 gboolean
 pal_file_read_bounded(const gchar *path, gsize max_size, gchar **data, gsize *len, GError **error);

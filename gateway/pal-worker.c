@@ -13,6 +13,7 @@
 
 typedef enum {
 	PAL_WORKER_JOB_MESSAGE,
+	PAL_WORKER_JOB_DELIVERY,
 	PAL_WORKER_JOB_RELOAD,
 	PAL_WORKER_JOB_STOP_ACCEPTING,
 	PAL_WORKER_JOB_QUIT,
@@ -23,6 +24,7 @@ typedef struct {
 	PalEndpoint *endpoint;
 	PalMessage *message;
 	gsize size;
+	PalDeliveryItem *item;
 } PalWorkerJob;
 
 struct _PalWorker {
@@ -63,6 +65,7 @@ pal_worker_job_free(PalWorkerJob *job)
 {
 	g_clear_object(&job->endpoint);
 	g_clear_object(&job->message);
+	g_clear_pointer(&job->item, pal_delivery_item_unref);
 	g_free(job);
 }
 
@@ -103,6 +106,16 @@ pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *mess
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean
+pal_worker_post_delivery(PalWorker *self, PalDeliveryItem *item)
+{
+	PalWorkerJob *job = g_new0(PalWorkerJob, 1);
+
+	job->kind = PAL_WORKER_JOB_DELIVERY;
+	job->item = pal_delivery_item_ref(item);
+	return pal_worker_post(self, job);
 }
 
 static void
@@ -147,6 +160,9 @@ pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_d
 			pal_pipeline_submit(self->pipeline, job->endpoint, job->message, job->size);
 			g_atomic_int_add(&self->in_inbox, -1);
 			(void)g_atomic_pointer_add(&self->in_inbox_bytes, -(gssize)job->size);
+			break;
+		case PAL_WORKER_JOB_DELIVERY:
+			pal_delivery_enqueue(self->delivery, job->item);
 			break;
 		case PAL_WORKER_JOB_RELOAD:
 			pal_pipeline_reload(self->pipeline);
@@ -273,6 +289,8 @@ pal_worker_early_handler(SoupServer *server,
 static void
 pal_worker_handle_health(PalWorker *self, SoupServerMessage *msg, gboolean ready_check)
 {
+	g_autoptr(GError) error = NULL;
+
 	if (soup_server_message_get_method(msg) != SOUP_METHOD_GET &&
 	    soup_server_message_get_method(msg) != SOUP_METHOD_HEAD) {
 		pal_worker_fail(msg, 405, "method_not_allowed", NULL, "use GET");
@@ -285,6 +303,11 @@ pal_worker_handle_health(PalWorker *self, SoupServerMessage *msg, gboolean ready
 	}
 	if (!pal_daemon_is_ready(self->daemon)) {
 		pal_worker_fail(msg, 503, "not_ready", NULL, "palaverd is not ready or is shutting down");
+		return;
+	}
+	if (!pal_store_check(pal_daemon_get_store(self->daemon), &error)) {
+		g_autofree gchar *m = g_strdup_printf("the store is not usable: %s", error->message);
+		pal_worker_fail(msg, 503, "store_unavailable", NULL, m);
 		return;
 	}
 	pal_worker_respond(msg, 200, "{\"status\":\"ready\"}");
@@ -309,6 +332,62 @@ pal_worker_check_webhook_key(PalEndpoint *endpoint, SoupServerMessage *msg)
 	return ok;
 }
 
+/* a message waiting for its journal commit, its HTTP request paused meanwhile */
+typedef struct {
+	PalWorker *self;
+	SoupServerMessage *msg;
+	PalWorker *owner;
+	PalEndpoint *endpoint;
+	PalMessage *message;
+	gsize size;
+	gulong finished_id;
+	gboolean finished; /* the client went away: never unpause after "finished" */
+} PalAccept;
+
+static void
+pal_accept_finished_cb(SoupServerMessage *msg, PalAccept *a)
+{
+	a->finished = TRUE;
+}
+
+static void
+pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalAccept *a = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *answer = NULL;
+
+	if (!pal_store_journal_append_finish(PAL_STORE(source), res, &error)) {
+		if (!a->finished) {
+			g_autofree gchar *m = g_strdup_printf("the message could not be stored: %s", error->message);
+			if (g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY))
+				pal_worker_fail(a->msg, 429, "overloaded", NULL, m);
+			else
+				pal_worker_fail(a->msg, 503, "store_unavailable", NULL, m);
+		}
+	} else {
+		answer = g_strdup_printf("{\"status\":\"accepted\",\"inputId\":\"%s\",\"traceId\":\"%s\"}",
+					 pal_message_get_input_id(a->message),
+					 pal_message_get_trace_id(a->message));
+		/* journaled: it runs even if the client is gone, or at the next start if the owner
+		 * has stopped */
+		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size)) {
+			if (!a->finished)
+				pal_worker_fail(a->msg, 503, "shutting_down", NULL, "palaverd is shutting down");
+		} else if (!a->finished) {
+			pal_worker_respond(a->msg, 202, answer);
+		}
+	}
+	if (!a->finished)
+		soup_server_message_unpause(a->msg);
+	g_signal_handler_disconnect(a->msg, a->finished_id);
+	g_object_unref(a->msg);
+	g_object_unref(a->endpoint);
+	g_clear_object(&a->message);
+	g_object_unref(a->self);
+	g_free(a);
+}
+
 static void
 pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *token)
 {
@@ -319,7 +398,6 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 	g_autoptr(PalMessage) message = NULL;
 	PalWorker *owner;
 	PalConfig *config;
-	g_autoptr(GString) answer = NULL;
 
 	if (!pal_daemon_is_ready(self->daemon)) {
 		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is starting or shutting down");
@@ -381,17 +459,33 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 		pal_worker_fail(msg, 429, "overloaded", NULL, "too many messages waiting, retry later");
 		return;
 	}
-	/* the answer is built first: once posted, the message belongs to the owner's thread */
-	answer = g_string_new(NULL);
-	g_string_append_printf(answer,
-			       "{\"status\":\"accepted\",\"inputId\":\"%s\",\"traceId\":\"%s\"}",
-			       pal_message_get_input_id(message),
-			       pal_message_get_trace_id(message));
-	if (!pal_worker_post_message(owner, endpoint, g_steal_pointer(&message), buf->data->len)) {
-		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is shutting down");
-		return;
+	/* journal before acknowledgement: the 202 goes out once the message is committed */
+	{
+		g_autoptr(GBytes) raw = g_bytes_new(buf->data->data, buf->data->len);
+		g_autoptr(PalStoreJournalEntry) entry =
+		    pal_store_journal_entry_new(pal_message_get_input_id(message),
+						pal_endpoint_get_name(endpoint),
+						pal_message_get_user_id(message),
+						pal_message_get_session_id(message),
+						PAL_MESSAGE_KIND_USER,
+						raw,
+						pal_message_get_received_at(message));
+		PalAccept *a = g_new0(PalAccept, 1);
+
+		a->self = g_object_ref(self);
+		a->msg = g_object_ref(msg);
+		a->owner = owner;
+		a->endpoint = g_object_ref(endpoint);
+		a->message = g_steal_pointer(&message);
+		a->size = buf->data->len;
+		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
+		soup_server_message_pause(msg);
+		pal_store_journal_append_async(pal_daemon_get_store(self->daemon),
+					       entry,
+					       NULL,
+					       pal_worker_journal_cb,
+					       a);
 	}
-	pal_worker_respond(msg, 202, answer->str);
 }
 
 static void
@@ -440,9 +534,12 @@ pal_worker_setup(PalWorker *self, GError **error)
 					       pal_config_get_idle_timeout(config),
 					       pal_config_get_max_connections(config));
 	self->delivery = pal_delivery_new(pal_config_get_delivery_max_conns(config),
-					  pal_config_get_delivery_max_conns_per_host(config));
+					  pal_config_get_delivery_max_conns_per_host(config),
+					  pal_daemon_get_store(self->daemon),
+					  pal_daemon_get_host_pauses(self->daemon));
 	self->pipeline = pal_pipeline_new(pal_daemon_get_registry(self->daemon),
 					  self->delivery,
+					  pal_daemon_get_store(self->daemon),
 					  pal_config_get_request_timeout(config));
 	for (guint i = 0; self->listen[i] != NULL; i++) {
 		g_autofree gchar *host = NULL;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pal-config.h"
+#include "pal-delivery.h"
 #include "pal-endpoint.h"
 #include "pal-plugin-registry.h"
 
@@ -24,6 +25,9 @@ pal_worker_start(PalWorker *self, GStrv listen, guint16 *ports, GError **error);
 /* takes @message (transfer full); FALSE when the worker has stopped */
 gboolean
 pal_worker_post_message(PalWorker *self, PalEndpoint *endpoint, PalMessage *message, gsize size);
+/* an output resumed from the store; FALSE when the worker has stopped */
+gboolean
+pal_worker_post_delivery(PalWorker *self, PalDeliveryItem *item);
 void
 pal_worker_post_reload(PalWorker *self);
 void

@@ -1129,6 +1129,32 @@ pal_test_daemon_kill9(PalTestDaemon *self)
 }
 
 /**
+ * pal_test_daemon_restart:
+ *
+ * Kills the daemon if it still runs (SIGKILL) and starts it again in the same directory, with
+ * the same configuration, store and endpoints: what a crash and a restart by systemd look like.
+ */
+gboolean
+pal_test_daemon_restart(PalTestDaemon *self, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	pal_test_daemon_kill9(self);
+	pal_test_daemon_join_reader(self);
+	g_clear_object(&self->subprocess);
+	g_clear_object(&self->reader_cancellable);
+	self->pid = 0;
+	self->exited = FALSE;
+	self->stop_signal_sent = FALSE;
+	g_mutex_lock(&self->mutex);
+	g_ptr_array_set_size(self->stdout_lines, 0);
+	g_ptr_array_set_size(self->listen_urls, 0);
+	self->ready = FALSE;
+	self->eof = FALSE;
+	g_mutex_unlock(&self->mutex);
+	return pal_test_daemon_start(self, error);
+}
+
+/**
  * pal_test_daemon_free:
  *
  * Kills the daemon if it still runs and removes the temporary directory.

@@ -118,6 +118,8 @@ pal_test_daemon_stop(PalTestDaemon *self,
 		     GError **error);
 void
 pal_test_daemon_kill9(PalTestDaemon *self);
+gboolean
+pal_test_daemon_restart(PalTestDaemon *self, GError **error);
 void
 pal_test_daemon_free(PalTestDaemon *self);
 

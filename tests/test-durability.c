@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Nothing accepted is lost (issue #3): the real palaverd with a real SQLite store, killed with
+ * SIGKILL while its webhook is down, then restarted. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pal-test-util.h"
+
+#define TOKEN "durable-token-000000001"
+
+static void
+post(PalTestDaemon *d, const gchar *session, guint n)
+{
+	g_autofree gchar *url = pal_test_daemon_get_url(d, "/" TOKEN);
+	g_autofree gchar *body =
+	    g_strdup_printf("{\"userId\":\"u\",\"sessionId\":\"%s\",\"text\":\"%s:%u\"}", session, session, n);
+	g_autoptr(GError) error = NULL;
+	guint status = 0;
+
+	g_assert_true(pal_test_http_post(url, "application/json", body, strlen(body), NULL, &status, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(status, ==, 202);
+}
+
+/* every accepted message's output arrives exactly in order per session, duplicates (if any)
+ * carrying the same webhook-id, after a SIGKILL and a restart */
+static void
+test_kill9_restart(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = g_strdup_printf("{\"name\":\"durable\",\"URLToken\":\"" TOKEN "\","
+					       "\"flow\":{\"type\":\"echo\"},\"webhook\":{\"url\":\"%s\"}}",
+					       hook);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GHashTable) ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GPtrArray) reqs = NULL;
+	const guint n_sessions = 40;
+	const guint per_session = 10;
+	guint next[40] = {0};
+	guint64 last_seq[40] = {0};
+	guint distinct = 0;
+	gint64 deadline;
+
+	pal_test_daemon_add_endpoint(d, "durable.json", ep);
+	pal_test_receiver_set_status(r, 503); /* the webhook is down */
+	g_assert_true(pal_test_daemon_start(d, &error));
+	for (guint n = 0; n < per_session; n++) {
+		for (guint s = 0; s < n_sessions; s++) {
+			g_autofree gchar *session = g_strdup_printf("s%02u", s);
+			post(d, session, n);
+		}
+	}
+	/* all 400 were answered 202: journaled. Now crash. */
+	pal_test_daemon_kill9(d);
+	pal_test_receiver_set_status(r, 200);
+	g_assert_true(pal_test_daemon_restart(d, &error));
+	g_assert_no_error(error);
+
+	deadline = g_get_monotonic_time() + 90 * G_USEC_PER_SEC;
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(GPtrArray) now = pal_test_receiver_dup_requests(r);
+		g_hash_table_remove_all(ids);
+		for (guint i = 0; i < now->len; i++) {
+			PalReceivedRequest *req = g_ptr_array_index(now, i);
+			if (pal_received_request_get_status(req) == 200)
+				g_hash_table_add(ids, g_strdup(pal_received_request_get_header(req, "webhook-id")));
+		}
+		if (g_hash_table_size(ids) >= n_sessions * per_session)
+			break;
+		g_usleep(200 * 1000);
+	}
+	g_assert_cmpuint(g_hash_table_size(ids), ==, n_sessions * per_session);
+
+	/* order per session over the successful deliveries, ignoring duplicates */
+	reqs = pal_test_receiver_dup_requests(r);
+	for (guint i = 0; i < reqs->len; i++) {
+		PalReceivedRequest *req = g_ptr_array_index(reqs, i);
+		const gchar *id = pal_received_request_get_header(req, "webhook-id");
+		JsonObject *ai;
+		const gchar *text;
+		guint s = 0;
+		guint n = 0;
+		guint64 seq;
+
+		if (pal_received_request_get_status(req) != 200)
+			continue;
+		ai = json_object_get_object_member(json_node_get_object(pal_received_request_get_json(req)), "AIOutput");
+		text = json_object_get_string_member(ai, "text");
+		g_assert_cmpint(sscanf(text, "s%u:%u", &s, &n), ==, 2);
+		if (g_hash_table_contains(seen, id)) {
+			/* a duplicate is the same output again */
+			g_assert_cmpstr(g_hash_table_lookup(seen, id), ==, text);
+			continue;
+		}
+		g_hash_table_insert(seen, g_strdup(id), g_strdup(text));
+		distinct++;
+		g_assert_cmpuint(n, ==, next[s]);
+		next[s]++;
+		seq = g_ascii_strtoull(pal_received_request_get_header(req, "Palaver-Session-Seq"), NULL, 10);
+		g_assert_cmpuint(seq, >, last_seq[s]);
+		last_seq[s] = seq;
+	}
+	g_assert_cmpuint(distinct, ==, n_sessions * per_session);
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, NULL));
+}
+
+/* a clean stop with undelivered outputs keeps them for the next start */
+static void
+test_stop_keeps_outbox(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = g_strdup_printf("{\"name\":\"durable\",\"URLToken\":\"" TOKEN "\","
+					       "\"flow\":{\"type\":\"echo\",\"outputs\":2},\"webhook\":{\"url\":\"%s\"}}",
+					       hook);
+	g_autoptr(GError) error = NULL;
+	gint status = -1;
+
+	pal_test_daemon_set_conf(d, "Server", "ShutdownTimeout", "1");
+	pal_test_daemon_add_endpoint(d, "durable.json", ep);
+	pal_test_receiver_set_status(r, 500);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	post(d, "a", 0);
+	post(d, "b", 0);
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, &status, &error));
+	g_assert_cmpint(status, ==, 0);
+	pal_test_receiver_clear_requests(r);
+	pal_test_receiver_set_status(r, 200);
+	g_assert_true(pal_test_daemon_restart(d, &error));
+	g_assert_true(pal_test_receiver_wait_count(r, 4, 30000));
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, NULL));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/palaver/durability/kill9-restart", test_kill9_restart);
+	g_test_add_func("/palaver/durability/stop-keeps-outbox", test_stop_keeps_outbox);
+	return g_test_run();
+}
