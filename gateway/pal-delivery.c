@@ -5,8 +5,6 @@
 
 #include "pal-delivery.h"
 
-#define PAL_DELIVERY_BACKOFF_BASE_MS 500
-#define PAL_DELIVERY_BACKOFF_CAP_MS  60000
 #define PAL_DELIVERY_MAX_RESPONSE    (64 * 1024)
 
 PalDeliveryItem *
@@ -402,6 +400,7 @@ static void
 pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *reason, guint status)
 {
 	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
+	g_autoptr(PalEndpoint) item_endpoint = g_object_ref(item->endpoint);
 
 	if (self->store != NULL && item->outbox_id > 0)
 		pal_store_outbox_dead_letter_async(self->store,
@@ -421,6 +420,23 @@ pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *re
 		  reason);
 	self->n_failed++;
 	pal_delivery_pop(self, sq);
+	/* "onGiveUp": "drop": the session's outputs waiting behind it are given up with it, so
+	 * the receiver never gets a later output after a gap; outputs of later turns go on */
+	if (pal_endpoint_get_drop_on_give_up(item_endpoint)) {
+		while (!g_queue_is_empty(&sq->items)) {
+			PalDeliveryItem *next = g_queue_peek_head(&sq->items);
+			if (self->store != NULL && next->outbox_id > 0)
+				pal_store_outbox_dead_letter_async(self->store,
+								   next->outbox_id,
+								   "an earlier output of the session was given up (onGiveUp: drop)",
+								   0,
+								   NULL,
+								   pal_delivery_store_cb,
+								   (gpointer) "dead");
+			self->n_failed++;
+			pal_delivery_pop(self, sq);
+		}
+	}
 }
 
 static void
@@ -511,9 +527,9 @@ pal_delivery_schedule_retry(PalDelivery *self,
 			    guint status)
 {
 	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
-	guint shift = MIN(item->attempts - 1, 16u);
-	gint64 ceiling = MIN((gint64)PAL_DELIVERY_BACKOFF_BASE_MS << shift,
-			     (gint64)PAL_DELIVERY_BACKOFF_CAP_MS) * 1000;
+	guint shift = MIN(item->attempts - 1, 20u);
+	gint64 ceiling = MIN((gint64)pal_endpoint_get_retry_initial_ms(item->endpoint) << shift,
+			     (gint64)pal_endpoint_get_retry_max_ms(item->endpoint)) * 1000;
 	/* exponential backoff with full jitter, but never earlier than the receiver asked */
 	gint64 delay = g_random_int_range(0, (gint32)MIN(ceiling, G_MAXINT32 - 1) + 1);
 

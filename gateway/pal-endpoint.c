@@ -52,6 +52,9 @@ struct _PalEndpoint {
 	guint webhook_timeout_ms;
 	guint webhook_ttl_seconds;
 	gboolean end_of_turn_event;
+	guint retry_initial_ms;
+	guint retry_max_ms;
+	gboolean drop_on_give_up;
 
 	GStrv webhook_keys;
 	GStrv api_keys;
@@ -138,6 +141,8 @@ pal_endpoint_init(PalEndpoint *self)
 	self->api_keys = g_new0(gchar *, 1);
 	self->webhook_timeout_ms = 10000;
 	self->webhook_ttl_seconds = 600;
+	self->retry_initial_ms = 500;
+	self->retry_max_ms = 60000;
 	self->use_conversations = TRUE;
 	self->use_contact_profiles = TRUE;
 	self->use_analytics = TRUE;
@@ -966,6 +971,9 @@ pal_endpoint_parse_webhook(PalEndpoint *self,
 				"timeoutMs",
 				"ttlSeconds",
 				"endOfTurnEvent",
+				"retryInitialMs",
+				"retryMaxMs",
+				"onGiveUp",
 				NULL};
 	JsonNode *node = json_object_get_member(root, "webhook");
 	JsonObject *webhook;
@@ -1123,6 +1131,60 @@ pal_endpoint_parse_webhook(PalEndpoint *self,
 				    &self->end_of_turn_event,
 				    error))
 		return FALSE;
+	/* the retry schedule: exponential backoff from retryInitialMs, doubling, capped at
+	 * retryMaxMs, with full jitter */
+	if (!pal_endpoint_read_uint(p,
+				    webhook,
+				    "webhook",
+				    "retryInitialMs",
+				    10,
+				    600000,
+				    &self->retry_initial_ms,
+				    error))
+		return FALSE;
+	if (!pal_endpoint_read_uint(p,
+				    webhook,
+				    "webhook",
+				    "retryMaxMs",
+				    10,
+				    3600000,
+				    &self->retry_max_ms,
+				    error))
+		return FALSE;
+	if (self->retry_max_ms < self->retry_initial_ms) {
+		pal_endpoint_set_error(p,
+				       error,
+				       "webhook.retryMaxMs",
+				       "expected at least webhook.retryInitialMs (%u), got %u",
+				       self->retry_initial_ms,
+				       self->retry_max_ms);
+		return FALSE;
+	}
+	/* what a given-up output means for the rest of its session's queue */
+	{
+		const gchar *policy = NULL;
+
+		if (!pal_endpoint_read_string(p,
+					      webhook,
+					      "webhook",
+					      "onGiveUp",
+					      FALSE,
+					      FALSE,
+					      "\"continue\" or \"drop\"",
+					      &policy,
+					      error))
+			return FALSE;
+		if (policy != NULL && g_strcmp0(policy, "continue") != 0 && g_strcmp0(policy, "drop") != 0) {
+			g_autofree gchar *quoted = pal_quote_for_message(policy, 40);
+			pal_endpoint_set_error(p,
+					       error,
+					       "webhook.onGiveUp",
+					       "expected \"continue\" or \"drop\", got %s",
+					       quoted);
+			return FALSE;
+		}
+		self->drop_on_give_up = g_strcmp0(policy, "drop") == 0;
+	}
 	return TRUE;
 }
 
@@ -1782,6 +1844,29 @@ pal_endpoint_get_webhook_ttl_seconds(PalEndpoint *self)
 {
 	g_return_val_if_fail(PAL_IS_ENDPOINT(self), 0);
 	return self->webhook_ttl_seconds;
+}
+
+guint
+pal_endpoint_get_retry_initial_ms(PalEndpoint *self)
+{
+	g_return_val_if_fail(PAL_IS_ENDPOINT(self), 500);
+	return self->retry_initial_ms;
+}
+
+guint
+pal_endpoint_get_retry_max_ms(PalEndpoint *self)
+{
+	g_return_val_if_fail(PAL_IS_ENDPOINT(self), 60000);
+	return self->retry_max_ms;
+}
+
+/* TRUE: when an output is given up, the rest of its session's queued outputs are given up
+ * too ("onGiveUp": "drop"), so a receiver never sees a later output after a gap */
+gboolean
+pal_endpoint_get_drop_on_give_up(PalEndpoint *self)
+{
+	g_return_val_if_fail(PAL_IS_ENDPOINT(self), FALSE);
+	return self->drop_on_give_up;
 }
 
 gboolean

@@ -70,6 +70,12 @@ guint
 pal_endpoint_get_webhook_ttl_seconds(PalEndpoint *self);
 gboolean
 pal_endpoint_get_end_of_turn_event(PalEndpoint *self);
+guint
+pal_endpoint_get_retry_initial_ms(PalEndpoint *self);
+guint
+pal_endpoint_get_retry_max_ms(PalEndpoint *self);
+gboolean
+pal_endpoint_get_drop_on_give_up(PalEndpoint *self);
 
 /* inbound auth */
 GStrv

@@ -450,6 +450,68 @@ test_retry_after_pauses_host(void)
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
 }
 
+static guint
+slow_400_first(PalReceiver *receiver, const PalReceivedRequest *request, gpointer user_data)
+{
+	/* the first delivery is refused slowly, so the session's next outputs queue behind it */
+	if (pal_received_request_get_index(request) == 1) {
+		g_usleep(600 * 1000);
+		return 400;
+	}
+	return 200;
+}
+
+/* "onGiveUp": "drop": outputs waiting behind a given-up one are given up too */
+static void
+test_on_give_up_drop(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = start_daemon(r, 1, ",\"onGiveUp\":\"drop\"");
+	g_autoptr(PalReceivedRequest) second = NULL;
+	JsonObject *ai;
+
+	pal_test_receiver_set_responder(r, slow_400_first, NULL, NULL);
+	for (guint i = 1; i <= 3; i++) {
+		g_autofree gchar *text = g_strdup_printf("m%u", i);
+		g_autoptr(JsonObject) a = post_message(d, TOKEN_A, "u", "s", text);
+	}
+	g_usleep(1500 * 1000);
+	/* m1 was refused; m2 and m3 waited behind it and were given up with it */
+	g_assert_cmpuint(pal_test_receiver_get_count(r), ==, 1);
+	{
+		g_autoptr(JsonObject) a = post_message(d, TOKEN_A, "u", "s", "m4");
+	}
+	g_assert_true(pal_test_receiver_wait_count(r, 2, 10000));
+	second = pal_test_receiver_dup_request(r, 1);
+	ai = json_object_get_object_member(json_node_get_object(pal_received_request_get_json(second)), "AIOutput");
+	g_assert_cmpstr(json_object_get_string_member(ai, "text"), ==, "m4");
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
+}
+
+/* the retry schedule is per endpoint */
+static void
+test_retry_schedule(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = start_daemon(r, 1, ",\"retryInitialMs\":20,\"retryMaxMs\":40");
+	const guint seq[] = {500, 500, 500, 500, 500, 200};
+	g_autoptr(GPtrArray) reqs = NULL;
+	gint64 span;
+
+	pal_test_receiver_set_status_sequence(r, seq, G_N_ELEMENTS(seq));
+	{
+		g_autoptr(JsonObject) a = post_message(d, TOKEN_A, "u", "s", "x");
+	}
+	g_assert_true(pal_test_receiver_wait_count(r, 6, 10000));
+	reqs = pal_test_receiver_dup_requests(r);
+	span = pal_received_request_get_monotonic_time(g_ptr_array_index(reqs, 5)) -
+	       pal_received_request_get_monotonic_time(g_ptr_array_index(reqs, 0));
+	/* five waits of at most 40 ms each (the default schedule would allow 0.5+1+2+4+8 s) */
+	g_test_message("6 attempts in %" G_GINT64_FORMAT " ms", span / 1000);
+	g_assert_cmpint(span, <, 1000 * 1000);
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
+}
+
 /* a broken endpoint file is reported and skipped; the other endpoints serve */
 static void
 test_broken_endpoint_file(void)
@@ -584,6 +646,8 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/e2e/webhook-statuses", test_webhook_statuses);
 	g_test_add_func("/palaver/e2e/end-of-turn-event", test_end_of_turn_event);
 	g_test_add_func("/palaver/e2e/retry-after-pauses-host", test_retry_after_pauses_host);
+	g_test_add_func("/palaver/e2e/on-give-up-drop", test_on_give_up_drop);
+	g_test_add_func("/palaver/e2e/retry-schedule", test_retry_schedule);
 	g_test_add_func("/palaver/e2e/broken-endpoint-file", test_broken_endpoint_file);
 	g_test_add_func("/palaver/e2e/list-plugins", test_list_plugins);
 	g_test_add_func("/palaver/e2e/bad-config", test_bad_config);
