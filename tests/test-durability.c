@@ -11,18 +11,23 @@
 
 #define TOKEN "durable-token-000000001"
 
-static void
+/* returns the inputId of the 202 */
+static gchar *
 post(PalTestDaemon *d, const gchar *session, guint n)
 {
 	g_autofree gchar *url = pal_test_daemon_get_url(d, "/" TOKEN);
 	g_autofree gchar *body =
 	    g_strdup_printf("{\"userId\":\"u\",\"sessionId\":\"%s\",\"text\":\"%s:%u\"}", session, session, n);
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *answer = NULL;
+	g_autoptr(JsonNode) root = NULL;
 	guint status = 0;
 
-	g_assert_true(pal_test_http_post(url, "application/json", body, strlen(body), NULL, &status, NULL, &error));
+	g_assert_true(pal_test_http_post(url, "application/json", body, strlen(body), NULL, &status, &answer, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(status, ==, 202);
+	root = pal_test_json_parse(answer);
+	return g_strdup(json_object_get_string_member(json_node_get_object(root), "inputId"));
 }
 
 /* every accepted message's output arrives exactly in order per session, duplicates (if any)
@@ -53,7 +58,7 @@ test_kill9_restart(void)
 	for (guint n = 0; n < per_session; n++) {
 		for (guint s = 0; s < n_sessions; s++) {
 			g_autofree gchar *session = g_strdup_printf("s%02u", s);
-			post(d, session, n);
+			g_autofree gchar *id = post(d, session, n);
 		}
 	}
 	/* all 400 were answered 202: journaled. Now crash. */
@@ -127,8 +132,8 @@ test_stop_keeps_outbox(void)
 	pal_test_daemon_add_endpoint(d, "durable.json", ep);
 	pal_test_receiver_set_status(r, 500);
 	g_assert_true(pal_test_daemon_start(d, &error));
-	post(d, "a", 0);
-	post(d, "b", 0);
+	g_free(post(d, "a", 0));
+	g_free(post(d, "b", 0));
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, &status, &error));
 	g_assert_cmpint(status, ==, 0);
 	pal_test_receiver_clear_requests(r);
@@ -138,11 +143,62 @@ test_stop_keeps_outbox(void)
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, NULL));
 }
 
+/* messages accepted (journaled) whose turn had not run yet when the daemon was killed run
+ * after the restart, with their original input ids */
+static void
+test_kill9_replays_journal(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	/* a slow flow: the turns are still running when the daemon dies */
+	g_autofree gchar *ep = g_strdup_printf("{\"name\":\"durable\",\"URLToken\":\"" TOKEN "\","
+					       "\"flow\":{\"type\":\"echo\",\"delayMs\":1500},"
+					       "\"webhook\":{\"url\":\"%s\"}}",
+					       hook);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) reqs = NULL;
+	guint next[4] = {0};
+
+	pal_test_daemon_add_endpoint(d, "durable.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	for (guint n = 0; n < 2; n++) {
+		for (guint s = 0; s < 4; s++) {
+			g_autofree gchar *session = g_strdup_printf("s%02u", s);
+			g_ptr_array_add(ids, post(d, session, n));
+		}
+	}
+	pal_test_daemon_kill9(d);
+	g_assert_cmpuint(pal_test_receiver_get_count(r), ==, 0);
+	g_assert_true(pal_test_daemon_restart(d, &error));
+	g_assert_true(pal_test_receiver_wait_count(r, 8, 30000));
+	reqs = pal_test_receiver_dup_requests(r);
+	for (guint i = 0; i < reqs->len; i++) {
+		PalReceivedRequest *req = g_ptr_array_index(reqs, i);
+		JsonObject *ai = json_object_get_object_member(json_node_get_object(pal_received_request_get_json(req)),
+							       "AIOutput");
+		const gchar *turn = pal_received_request_get_header(req, "Palaver-Turn-Id");
+		guint s = 0;
+		guint n = 0;
+		gboolean known = FALSE;
+
+		g_assert_cmpint(sscanf(json_object_get_string_member(ai, "text"), "s%u:%u", &s, &n), ==, 2);
+		g_assert_cmpuint(n, ==, next[s]);
+		next[s]++;
+		for (guint j = 0; j < ids->len; j++)
+			known |= g_strcmp0(g_ptr_array_index(ids, j), turn) == 0;
+		g_assert_true(known);
+	}
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, NULL));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/palaver/durability/kill9-restart", test_kill9_restart);
 	g_test_add_func("/palaver/durability/stop-keeps-outbox", test_stop_keeps_outbox);
+	g_test_add_func("/palaver/durability/kill9-replays-journal", test_kill9_replays_journal);
 	return g_test_run();
 }

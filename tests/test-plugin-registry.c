@@ -605,10 +605,13 @@ test_echo_options(Fixture *fixture, gconstpointer user_data)
 	    {"{\"outputs\": [2]}",
 	     "flow plugin 'echo': flow.outputs: expected an integer from 0 to 100, got an array"},
 	    {"{\"output\": 2}",
-	     "flow plugin 'echo': flow.output: unknown option (the echo flow has only "
-	     "\"outputs\")"},
+	     "flow plugin 'echo': flow.output: unknown option (the echo flow has \"outputs\" "
+	     "and \"delayMs\")"},
 	    {"{\"outputs\": 2, \"speed\": 1}",
-	     "flow plugin 'echo': flow.speed: unknown option (the echo flow has only \"outputs\")"},
+	     "flow plugin 'echo': flow.speed: unknown option (the echo flow has \"outputs\" and "
+	     "\"delayMs\")"},
+	    {"{\"delayMs\": -1}",
+	     "flow plugin 'echo': flow.delayMs: expected an integer from 0 to 60000, got -1"},
 	};
 
 	pal_test_load_shared(registry, FALSE);

@@ -8,7 +8,8 @@
  *   "flow": { "type": "echo", "outputs": 2 }
  *
  * and each input is then answered with `outputs` outputs (default 1, at most 100), each with
- * the input's text and a copy of its data.
+ * the input's text and a copy of its data, after `delayMs` milliseconds (default 0, at most
+ * 60000: a stand-in for a slow flow in tests and benchmarks).
  *
  * What every plugin does, in the order of this file:
  *
@@ -36,7 +37,8 @@
 
 struct _PalEchoPlugin {
 	GObject parent_instance;
-	guint outputs; /* outputs per turn, from the "outputs" option */
+	guint outputs;	/* outputs per turn, from the "outputs" option */
+	guint delay_ms; /* before the outputs, from the "delayMs" option */
 };
 
 static void
@@ -71,7 +73,7 @@ pal_echo_plugin_describe_node(JsonNode *node)
 
 /* JSON has numbers, not integers: accept 3 and 3.0, refuse 2.5, "2", true */
 static gboolean
-pal_echo_plugin_parse_outputs(JsonNode *node, guint *outputs, GError **error)
+pal_echo_plugin_parse_uint(JsonNode *node, const gchar *name, guint max, guint *out, GError **error)
 {
 	g_autofree gchar *got = NULL;
 
@@ -79,15 +81,14 @@ pal_echo_plugin_parse_outputs(JsonNode *node, guint *outputs, GError **error)
 		GType value_type = json_node_get_value_type(node);
 		if (value_type == G_TYPE_INT64) {
 			gint64 value = json_node_get_int(node);
-			if (value >= 0 && value <= PAL_ECHO_PLUGIN_OUTPUTS_MAX) {
-				*outputs = (guint)value;
+			if (value >= 0 && value <= max) {
+				*out = (guint)value;
 				return TRUE;
 			}
 		} else if (value_type == G_TYPE_DOUBLE) {
 			gdouble value = json_node_get_double(node);
-			if (value >= 0 && value <= PAL_ECHO_PLUGIN_OUTPUTS_MAX &&
-			    value == (gdouble)(gint64)value) {
-				*outputs = (guint)value;
+			if (value >= 0 && value <= max && value == (gdouble)(gint64)value) {
+				*out = (guint)value;
 				return TRUE;
 			}
 		}
@@ -96,8 +97,9 @@ pal_echo_plugin_parse_outputs(JsonNode *node, guint *outputs, GError **error)
 	g_set_error(error,
 		    PAL_ERROR,
 		    PAL_ERROR_INVALID_DATA,
-		    "flow.outputs: expected an integer from 0 to %u, got %s",
-		    (guint)PAL_ECHO_PLUGIN_OUTPUTS_MAX,
+		    "flow.%s: expected an integer from 0 to %u, got %s",
+		    name,
+		    max,
 		    got);
 	return FALSE;
 }
@@ -118,14 +120,23 @@ pal_echo_plugin_setup(PalExtension *extension,
 	json_object_iter_init_ordered(&iter, options);
 	while (json_object_iter_next_ordered(&iter, &member, &node)) {
 		if (g_strcmp0(member, "outputs") == 0) {
-			if (!pal_echo_plugin_parse_outputs(node, &self->outputs, error))
+			if (!pal_echo_plugin_parse_uint(node,
+							"outputs",
+							PAL_ECHO_PLUGIN_OUTPUTS_MAX,
+							&self->outputs,
+							error))
+				return FALSE;
+			continue;
+		}
+		if (g_strcmp0(member, "delayMs") == 0) {
+			if (!pal_echo_plugin_parse_uint(node, "delayMs", 60000, &self->delay_ms, error))
 				return FALSE;
 			continue;
 		}
 		g_set_error(error,
 			    PAL_ERROR,
 			    PAL_ERROR_INVALID_DATA,
-			    "flow.%s: unknown option (the echo flow has only \"outputs\")",
+			    "flow.%s: unknown option (the echo flow has \"outputs\" and \"delayMs\")",
 			    member);
 		return FALSE;
 	}
@@ -199,8 +210,10 @@ pal_echo_plugin_run_async(PalFlow *flow,
 			  GAsyncReadyCallback callback,
 			  gpointer user_data)
 {
+	PalEchoPlugin *self = PAL_ECHO_PLUGIN(flow);
 	g_autoptr(GTask) task = g_task_new(flow, cancellable, callback, user_data);
-	g_autoptr(GSource) source = g_idle_source_new();
+	g_autoptr(GSource) source =
+	    self->delay_ms > 0 ? g_timeout_source_new(self->delay_ms) : g_idle_source_new();
 
 	g_task_set_source_tag(task, pal_echo_plugin_run_async);
 	g_task_set_task_data(task, g_object_ref(turn), g_object_unref);
