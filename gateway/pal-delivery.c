@@ -402,6 +402,16 @@ pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *re
 	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
 	g_autoptr(PalEndpoint) item_endpoint = g_object_ref(item->endpoint);
 
+	/* the last attempt is recorded first (operations apply in order): a dead letter keeps how
+	 * many attempts were made */
+	if (self->store != NULL && item->outbox_id > 0)
+		pal_store_outbox_update_async(self->store,
+					      item->outbox_id,
+					      item->attempts,
+					      item->next_attempt_at,
+					      NULL,
+					      pal_delivery_store_cb,
+					      (gpointer) "retry");
 	if (self->store != NULL && item->outbox_id > 0)
 		pal_store_outbox_dead_letter_async(self->store,
 						   item->outbox_id,

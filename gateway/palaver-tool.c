@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pal-receiver.h"
+#include "pal-tool-dead-letters.h"
 
 /*
  * palaver-tool: the offline companion of palaverd. Each subcommand is one entry of the table
@@ -31,6 +32,9 @@ pal_tool_receive(gint argc, gchar **argv);
 
 static const PalToolCommand pal_tool_commands[] = {
     {"receive", N_("Run a webhook receiver and print every delivery"), pal_tool_receive},
+    {"dead-letters",
+     N_("List, replay or purge the dead letters of a stopped palaverd"),
+     pal_tool_dead_letters},
 };
 
 /* ---------------------------------------------------------------------------------------- */
