@@ -44,6 +44,8 @@ struct _PalConfig {
 	guint delivery_max_conns_per_host;
 	guint delivery_max_queue;
 	guint delivery_max_queue_mib;
+	guint delivery_max_queue_per_endpoint;
+	guint delivery_max_queue_per_session;
 	PalBusType bus;
 	gchar *data_dir;
 };
@@ -73,6 +75,8 @@ static const struct {
     {"Delivery", "MaxConnectionsPerHost"},
     {"Delivery", "MaxQueue"},
     {"Delivery", "MaxQueueMiB"},
+    {"Delivery", "MaxQueuePerEndpoint"},
+    {"Delivery", "MaxQueuePerSession"},
     {"DBus", "Bus"},
     {"Paths", "DataDir"},
 };
@@ -107,6 +111,18 @@ static const PalConfigNumber pal_config_numbers[] = {
      PAL_CONFIG_UINT(delivery_max_conns_per_host)},
     {"Delivery", "MaxQueue", 1, 10000000, 100000, PAL_CONFIG_UINT(delivery_max_queue)},
     {"Delivery", "MaxQueueMiB", 1, 65536, 256, PAL_CONFIG_UINT(delivery_max_queue_mib)},
+    {"Delivery",
+     "MaxQueuePerEndpoint",
+     1,
+     10000000,
+     50000,
+     PAL_CONFIG_UINT(delivery_max_queue_per_endpoint)},
+    {"Delivery",
+     "MaxQueuePerSession",
+     1,
+     1000000,
+     1000,
+     PAL_CONFIG_UINT(delivery_max_queue_per_session)},
 };
 
 static void
@@ -968,6 +984,20 @@ pal_config_get_delivery_max_conns_per_host(PalConfig *self)
 {
 	g_return_val_if_fail(PAL_IS_CONFIG(self), 0);
 	return self->delivery_max_conns_per_host;
+}
+
+guint
+pal_config_get_delivery_max_queue_per_endpoint(PalConfig *self)
+{
+	g_return_val_if_fail(PAL_IS_CONFIG(self), 0);
+	return self->delivery_max_queue_per_endpoint;
+}
+
+guint
+pal_config_get_delivery_max_queue_per_session(PalConfig *self)
+{
+	g_return_val_if_fail(PAL_IS_CONFIG(self), 0);
+	return self->delivery_max_queue_per_session;
 }
 
 /* bytes of messages and outputs waiting per worker */

@@ -69,6 +69,10 @@ guint
 pal_config_get_delivery_max_queue(PalConfig *self); /* queued outputs per worker */
 guint64
 pal_config_get_delivery_max_queue_bytes(PalConfig *self); /* their bytes, per worker */
+guint
+pal_config_get_delivery_max_queue_per_endpoint(PalConfig *self); /* all workers */
+guint
+pal_config_get_delivery_max_queue_per_session(PalConfig *self);
 /* [DBus] */
 PalBusType
 pal_config_get_bus(PalConfig *self);

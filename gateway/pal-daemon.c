@@ -17,6 +17,7 @@ struct _PalDaemon {
 	PalPluginRegistry *registry;
 	PalStore *store;
 	PalHostPauses *pauses;
+	PalBacklog *backlog;
 	GMutex lock;
 	PalEndpointSet *endpoints; /* the published snapshot, swapped under @lock */
 	GPtrArray *workers;
@@ -92,6 +93,12 @@ pal_daemon_get_host_pauses(PalDaemon *self)
 	return self->pauses;
 }
 
+PalBacklog *
+pal_daemon_get_backlog(PalDaemon *self)
+{
+	return self->backlog;
+}
+
 guint
 pal_daemon_owner_of_key(PalDaemon *self, const gchar *session_key)
 {
@@ -141,6 +148,7 @@ pal_daemon_recover(PalDaemon *self, PalEndpointSet *endpoints, GError **error)
 			continue;
 		}
 		item = pal_delivery_item_new_from_row(ep, row);
+		pal_backlog_add(self->backlog, row->endpoint, row->session_key, 1);
 		pal_worker_post_delivery(g_ptr_array_index(self->workers,
 							   pal_daemon_owner_of_key(self, row->session_key)),
 					 item);
@@ -169,14 +177,14 @@ pal_daemon_recover(PalDaemon *self, PalEndpointSet *endpoints, GError **error)
 			pal_inbound_error_clear(&err);
 			continue;
 		}
-		pal_worker_post_message(g_ptr_array_index(self->workers,
-							  pal_daemon_owner_of(self,
-									      e->endpoint,
-									      e->user_id,
-									      e->session_id)),
-					ep,
-					msg,
-					len);
+		{
+			g_autofree gchar *key = pal_pipeline_session_key(e->endpoint, e->user_id, e->session_id);
+			pal_backlog_add(self->backlog, e->endpoint, key, 1);
+			pal_worker_post_message(g_ptr_array_index(self->workers, pal_daemon_owner_of_key(self, key)),
+						ep,
+						msg,
+						len);
+		}
 		n_msgs++;
 	}
 	if (n_rows > 0 || n_msgs > 0)
@@ -317,6 +325,8 @@ pal_daemon_open_store(PalDaemon *self, GError **error)
 			    backend);
 		return FALSE;
 	}
+	self->backlog = pal_backlog_new(pal_config_get_delivery_max_queue_per_endpoint(self->config),
+					pal_config_get_delivery_max_queue_per_session(self->config));
 	self->store = pal_store_sqlite_new(pal_config_get_store_path(self->config), durability, error);
 	if (self->store == NULL)
 		return FALSE;
@@ -445,6 +455,7 @@ pal_daemon_finalize(GObject *object)
 		pal_store_close(self->store);
 	g_clear_object(&self->store);
 	g_clear_pointer(&self->pauses, pal_host_pauses_unref);
+	g_clear_pointer(&self->backlog, pal_backlog_free);
 	g_clear_object(&self->endpoints);
 	g_object_unref(self->registry);
 	g_object_unref(self->config);

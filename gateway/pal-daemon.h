@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "pal-backlog.h"
 #include "pal-config.h"
 #include "pal-endpoint-set.h"
 #include "pal-plugin-registry.h"
@@ -46,6 +47,8 @@ PalStore *
 pal_daemon_get_store(PalDaemon *self);
 PalHostPauses *
 pal_daemon_get_host_pauses(PalDaemon *self);
+PalBacklog *
+pal_daemon_get_backlog(PalDaemon *self);
 guint
 pal_daemon_owner_of_key(PalDaemon *self, const gchar *session_key);
 PalEndpointSet *

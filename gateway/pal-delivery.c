@@ -273,6 +273,7 @@ struct _PalDelivery {
 	GMainContext *context;
 	SoupSession *session;
 	PalStore *store;	 /* nullable */
+	PalBacklog *backlog;	 /* nullable, not a reference: the daemon's */
 	PalHostPauses *pauses; /* nullable */
 	GHashTable *sessions; /* key → PalSessionQueue */
 	GHashTable *hosts;    /* key → PalHost */
@@ -389,6 +390,11 @@ pal_delivery_pop(PalDelivery *self, PalSessionQueue *sq)
 	PalDeliveryItem *item = g_queue_pop_head(&sq->items);
 
 	if (item != NULL) {
+		if (self->backlog != NULL)
+			pal_backlog_add(self->backlog,
+					pal_endpoint_get_name(item->endpoint),
+					item->session_key,
+					-1);
 		g_atomic_int_add(&self->pending, -1);
 		(void)g_atomic_pointer_add(&self->pending_bytes, -(gssize)g_bytes_get_size(item->body));
 		pal_delivery_item_unref(item);
@@ -825,6 +831,12 @@ guint
 pal_delivery_get_pending(PalDelivery *self)
 {
 	return (guint)g_atomic_int_get(&self->pending);
+}
+
+void
+pal_delivery_set_backlog(PalDelivery *self, PalBacklog *backlog)
+{
+	self->backlog = backlog;
 }
 
 guint64

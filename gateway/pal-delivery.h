@@ -3,6 +3,7 @@
 
 #include <libsoup/soup.h>
 
+#include "pal-backlog.h"
 #include "pal-endpoint.h"
 #include "pal-store.h"
 
@@ -91,6 +92,9 @@ guint
 pal_delivery_get_pending(PalDelivery *self);
 guint64
 pal_delivery_get_pending_bytes(PalDelivery *self);
+/* counts outputs out of the shared backlog as they leave (delivered or given up) */
+void
+pal_delivery_set_backlog(PalDelivery *self, PalBacklog *backlog);
 guint
 pal_delivery_get_in_flight(PalDelivery *self);
 /* cancels everything in flight; what is still queued is dropped (logged). Callbacks of

@@ -46,6 +46,7 @@ struct _PalPipeline {
 	PalPluginRegistry *registry;
 	PalDelivery *delivery;
 	PalStore *store;
+	PalBacklog *backlog; /* nullable, not a reference: the daemon's */
 	guint turn_timeout_s;
 	GHashTable *lanes; /* key → PalLane */
 	GHashTable *flows; /* PalEndpoint* → PalFlow* (per worker instances) */
@@ -98,6 +99,7 @@ pal_pipeline_job_done(PalPipeline *self, PalJob *job)
 typedef struct {
 	PalPipeline *self;
 	PalEndpoint *endpoint;
+	gchar *session_key;
 	gsize size;
 } PalCommit;
 
@@ -115,14 +117,20 @@ pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 			  pal_endpoint_get_name(c->endpoint),
 			  error->message);
 	} else if (!self->shut_down) {
+		/* the message leaves the backlog, its outputs join it */
+		if (self->backlog != NULL)
+			pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), c->session_key, (gint)rows->len);
 		for (guint i = 0; i < rows->len; i++) {
 			g_autoptr(PalDeliveryItem) item =
 			    pal_delivery_item_new_from_row(c->endpoint, g_ptr_array_index(rows, i));
 			pal_delivery_enqueue(self->delivery, item);
 		}
 	}
+	if (self->backlog != NULL)
+		pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), c->session_key, -1);
 	pal_pipeline_count_done(self, c->size);
 	g_atomic_int_add(&self->running, -1);
+	g_free(c->session_key);
 	g_object_unref(c->endpoint);
 	g_object_unref(c->self);
 	g_free(c);
@@ -151,6 +159,7 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 		pal_store_turn_add_outbox(turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
 	c->self = g_object_ref(self);
 	c->endpoint = g_object_ref(job->endpoint);
+	c->session_key = g_strdup(lane->key);
 	c->size = job->size;
 	job->size = 0; /* counted down by the commit */
 	g_atomic_int_inc(&self->running);
@@ -443,6 +452,12 @@ pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *messag
 	lane->last_active = g_get_monotonic_time();
 	g_queue_push_tail(&lane->jobs, job);
 	pal_lane_run_next(lane);
+}
+
+void
+pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog)
+{
+	self->backlog = backlog;
 }
 
 void

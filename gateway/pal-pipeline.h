@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "pal-backlog.h"
 #include "pal-delivery.h"
 #include "pal-endpoint.h"
 #include "pal-plugin-registry.h"
@@ -23,6 +24,9 @@ pal_pipeline_new(PalPluginRegistry *registry,
 /* @size: the request body's size, for the worker's byte budget */
 void
 pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message, gsize size);
+/* counts messages out of the shared backlog and their outputs in, at each commit */
+void
+pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog);
 /* forget cached plugin instances: the next turn of each endpoint creates new ones */
 void
 pal_pipeline_reload(PalPipeline *self);

@@ -371,6 +371,12 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 					 pal_message_get_trace_id(a->message));
 		/* journaled: it runs even if the client is gone, or at the next start if the owner
 		 * has stopped */
+		{
+			g_autofree gchar *key = pal_pipeline_session_key(pal_endpoint_get_name(a->endpoint),
+									 pal_message_get_user_id(a->message),
+									 pal_message_get_session_id(a->message));
+			pal_backlog_add(pal_daemon_get_backlog(a->self->daemon), pal_endpoint_get_name(a->endpoint), key, 1);
+		}
 		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size)) {
 			if (!a->finished)
 				pal_worker_fail(a->msg, 503, "shutting_down", NULL, "palaverd is shutting down");
@@ -459,6 +465,25 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 		pal_worker_fail(msg, 429, "overloaded", NULL, "too many messages waiting, retry later");
 		return;
 	}
+	/* one session or endpoint must not take the whole budget from the others */
+	{
+		g_autofree gchar *key = pal_pipeline_session_key(pal_endpoint_get_name(endpoint),
+								 pal_message_get_user_id(message),
+								 pal_message_get_session_id(message));
+		PalBacklogState state =
+		    pal_backlog_check(pal_daemon_get_backlog(self->daemon), pal_endpoint_get_name(endpoint), key);
+
+		if (state == PAL_BACKLOG_SESSION_FULL) {
+			pal_worker_fail(msg, 429, "session_overloaded", NULL,
+					"too many messages and outputs waiting for this session, retry later");
+			return;
+		}
+		if (state == PAL_BACKLOG_ENDPOINT_FULL) {
+			pal_worker_fail(msg, 429, "endpoint_overloaded", NULL,
+					"too many messages and outputs waiting for this endpoint, retry later");
+			return;
+		}
+	}
 	/* journal before acknowledgement: the 202 goes out once the message is committed */
 	{
 		g_autoptr(GBytes) raw = g_bytes_new(buf->data->data, buf->data->len);
@@ -541,6 +566,8 @@ pal_worker_setup(PalWorker *self, GError **error)
 					  self->delivery,
 					  pal_daemon_get_store(self->daemon),
 					  pal_config_get_request_timeout(config));
+	pal_delivery_set_backlog(self->delivery, pal_daemon_get_backlog(self->daemon));
+	pal_pipeline_set_backlog(self->pipeline, pal_daemon_get_backlog(self->daemon));
 	for (guint i = 0; self->listen[i] != NULL; i++) {
 		g_autofree gchar *host = NULL;
 		g_autofree gchar *addr = NULL;

@@ -285,6 +285,58 @@ test_backpressure_bytes(void)
 	g_assert_true(pal_test_daemon_stop(d, SIGKILL, 10000, NULL, NULL));
 }
 
+static guint
+post_status(PalTestDaemon *d, const gchar *session, gchar **answer)
+{
+	g_autofree gchar *url = pal_test_daemon_get_url(d, "/" TOKEN_A);
+	g_autofree gchar *body = g_strdup_printf("{\"userId\":\"u\",\"sessionId\":\"%s\",\"text\":\"x\"}", session);
+	g_autoptr(GError) error = NULL;
+	guint status = 0;
+
+	g_assert_true(pal_test_http_post(url, "application/json", body, strlen(body), NULL, &status, answer, &error));
+	return status;
+}
+
+/* limits per session and per endpoint: a busy session is refused, then a busy endpoint */
+static void
+test_backpressure_session_endpoint(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = endpoint_json("alpha", TOKEN_A, 1, hook, NULL);
+	g_autoptr(GError) error = NULL;
+	guint accepted_a = 0;
+
+	pal_test_daemon_set_conf(d, "Delivery", "MaxQueuePerSession", "3");
+	pal_test_daemon_set_conf(d, "Delivery", "MaxQueuePerEndpoint", "5");
+	pal_test_daemon_add_endpoint(d, "alpha.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	pal_test_receiver_set_responder(r, slow_2s_responder, NULL, NULL);
+	for (guint i = 0; i < 6; i++) {
+		g_autofree gchar *answer = NULL;
+		guint status = post_status(d, "busy", &answer);
+		if (status == 202) {
+			accepted_a++;
+			continue;
+		}
+		g_assert_cmpuint(status, ==, 429);
+		g_assert_nonnull(strstr(answer, "session_overloaded"));
+	}
+	g_assert_cmpuint(accepted_a, ==, 3);
+	/* other sessions go on until the endpoint is full */
+	{
+		g_autofree gchar *a1 = NULL;
+		g_autofree gchar *a2 = NULL;
+		g_autofree gchar *a3 = NULL;
+		g_assert_cmpuint(post_status(d, "other-1", &a1), ==, 202);
+		g_assert_cmpuint(post_status(d, "other-2", &a2), ==, 202);
+		g_assert_cmpuint(post_status(d, "other-3", &a3), ==, 429);
+		g_assert_nonnull(strstr(a3, "endpoint_overloaded"));
+	}
+	g_assert_true(pal_test_daemon_stop(d, SIGKILL, 10000, NULL, NULL));
+}
+
 /* during the drain new messages are refused with 503 */
 static void
 test_sigterm_refuses_new(void)
@@ -642,6 +694,7 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/e2e/sigterm-refuses-new", test_sigterm_refuses_new);
 	g_test_add_func("/palaver/e2e/sigterm-deadline", test_sigterm_deadline);
 	g_test_add_func("/palaver/e2e/backpressure-bytes", test_backpressure_bytes);
+	g_test_add_func("/palaver/e2e/backpressure-session-endpoint", test_backpressure_session_endpoint);
 	g_test_add_func("/palaver/e2e/sighup-reload", test_sighup_reload);
 	g_test_add_func("/palaver/e2e/webhook-statuses", test_webhook_statuses);
 	g_test_add_func("/palaver/e2e/end-of-turn-event", test_end_of_turn_event);
