@@ -45,10 +45,10 @@ test_kill9_restart(void)
 	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_autoptr(GHashTable) ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	g_autoptr(GPtrArray) reqs = NULL;
-	const guint n_sessions = 40;
-	const guint per_session = 10;
-	guint next[40] = {0};
-	guint64 last_seq[40] = {0};
+	const guint n_sessions = 100;
+	const guint per_session = 20;
+	guint next[100] = {0};
+	guint64 last_seq[100] = {0};
 	guint distinct = 0;
 	gint64 deadline;
 
@@ -57,15 +57,17 @@ test_kill9_restart(void)
 	g_assert_true(pal_test_daemon_start(d, &error));
 	for (guint n = 0; n < per_session; n++) {
 		for (guint s = 0; s < n_sessions; s++) {
-			g_autofree gchar *session = g_strdup_printf("s%02u", s);
+			g_autofree gchar *session = g_strdup_printf("s%03u", s);
 			g_autofree gchar *id = post(d, session, n);
 		}
 	}
-	/* all 400 were answered 202: journaled. Now crash. */
+	/* all 2,000 were answered 202: journaled. Now crash, restart, and only then bring the
+	 * receiver up */
 	pal_test_daemon_kill9(d);
-	pal_test_receiver_set_status(r, 200);
 	g_assert_true(pal_test_daemon_restart(d, &error));
 	g_assert_no_error(error);
+	g_usleep(500 * 1000);
+	pal_test_receiver_set_status(r, 200);
 
 	deadline = g_get_monotonic_time() + 90 * G_USEC_PER_SEC;
 	while (g_get_monotonic_time() < deadline) {
