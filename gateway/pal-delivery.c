@@ -614,6 +614,8 @@ pal_host_is_paused(PalHost *host)
 static void
 pal_delivery_pump(PalDelivery *self, PalHost *host)
 {
+	if (self->shut_down)
+		return;
 	if (!pal_host_is_paused(host)) {
 		while (host->in_flight < self->max_conns_per_host &&
 		       (guint)self->in_flight < self->max_conns && !g_queue_is_empty(&host->waiting))
@@ -812,8 +814,13 @@ pal_delivery_enqueue(PalDelivery *self, PalDeliveryItem *item)
 	PalSessionQueue *sq;
 
 	g_return_if_fail(PAL_IS_DELIVERY(self));
-	if (pal_endpoint_get_webhook_url(item->endpoint)[0] == '\0')
-		return; /* no webhook: outputs only reach output transformers */
+	/* no webhook (any more): outputs only reach output transformers; the item leaves the
+	 * backlog it was counted in */
+	if (pal_endpoint_get_webhook_url(item->endpoint)[0] == '\0' || self->shut_down) {
+		if (self->backlog != NULL)
+			pal_backlog_add(self->backlog, pal_endpoint_get_name(item->endpoint), item->session_key, -1);
+		return;
+	}
 	sq = g_hash_table_lookup(self->sessions, item->session_key);
 	if (sq == NULL) {
 		sq = g_new0(PalSessionQueue, 1);
@@ -878,6 +885,23 @@ pal_delivery_shutdown(PalDelivery *self)
 	g_hash_table_iter_init(&iter, self->attempts);
 	while (g_hash_table_iter_next(&iter, (gpointer *)&a, NULL))
 		g_cancellable_cancel(a->cancellable);
+	/* nothing may point at the session queues once they are gone: hosts' waiting lists, the
+	 * starved list, resume timers */
+	{
+		GHashTableIter hiter;
+		PalHost *host;
+
+		g_hash_table_iter_init(&hiter, self->hosts);
+		while (g_hash_table_iter_next(&hiter, NULL, (gpointer *)&host)) {
+			g_queue_clear(&host->waiting);
+			host->starved = FALSE;
+			if (host->resume != NULL) {
+				g_source_destroy(host->resume);
+				g_clear_pointer(&host->resume, g_source_unref);
+			}
+		}
+		g_queue_clear(&self->starved);
+	}
 	g_hash_table_remove_all(self->sessions);
 	g_atomic_int_set(&self->pending, 0);
 	(void)g_atomic_pointer_set(&self->pending_bytes, 0);

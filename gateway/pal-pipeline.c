@@ -97,11 +97,69 @@ pal_pipeline_job_done(PalPipeline *self, PalJob *job)
 }
 
 typedef struct {
-	PalPipeline *self;
+	PalPipeline *self; /* a reference */
+	PalLane *lane;	   /* a reference */
 	PalEndpoint *endpoint;
-	gchar *session_key;
+	PalStoreTurn *turn;
 	gsize size;
+	guint attempts;
+	GSource *retry;
 } PalCommit;
+
+static PalLane *
+pal_lane_ref(PalLane *lane);
+static void
+pal_lane_unref(PalLane *lane);
+static void
+pal_pipeline_commit_submit(PalCommit *c);
+
+static void
+pal_commit_free(PalCommit *c)
+{
+	if (c->retry != NULL) {
+		g_source_destroy(c->retry);
+		g_source_unref(c->retry);
+	}
+	pal_store_turn_free(c->turn);
+	g_object_unref(c->endpoint);
+	pal_lane_unref(c->lane);
+	g_object_unref(c->self);
+	g_free(c);
+}
+
+/* the commit is over (stored, refused, or abandoned at shutdown): the message leaves the
+ * counts and its session takes the next message */
+static void
+pal_pipeline_commit_done(PalCommit *c)
+{
+	PalPipeline *self = c->self;
+	PalLane *lane = c->lane;
+
+	if (self->backlog != NULL)
+		pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), lane->key, -1);
+	pal_pipeline_count_done(self, c->size);
+	g_atomic_int_add(&self->running, -1);
+	lane->running = FALSE;
+	lane->last_active = g_get_monotonic_time();
+	if (!self->shut_down)
+		pal_lane_run_next(lane);
+	pal_commit_free(c);
+}
+
+static gboolean
+pal_pipeline_commit_retry_cb(gpointer data)
+{
+	PalCommit *c = data;
+
+	g_source_unref(g_steal_pointer(&c->retry));
+	if (c->self->shut_down) {
+		/* the journal keeps the message as accepted: it runs again at the next start */
+		pal_pipeline_commit_done(c);
+		return G_SOURCE_REMOVE;
+	}
+	pal_pipeline_commit_submit(c);
+	return G_SOURCE_REMOVE;
+}
 
 static void
 pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -111,35 +169,53 @@ pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) rows = pal_store_turn_commit_finish(PAL_STORE(source), res, &error);
 
+	if (rows == NULL && !self->shut_down &&
+	    (g_error_matches(error, PAL_ERROR, PAL_ERROR_UNAVAILABLE) ||
+	     g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY))) {
+		/* the store will come back: the session waits, in order, rather than run its
+		 * next message before this one is stored */
+		guint delay = MIN(100u << MIN(c->attempts, 6u), 5000u);
+		if (c->attempts++ == 0)
+			g_message("endpoint %s: cannot store the turn yet, retrying: %s",
+				  pal_endpoint_get_name(c->endpoint),
+				  error->message);
+		c->retry = g_timeout_source_new(delay);
+		g_source_set_callback(c->retry, pal_pipeline_commit_retry_cb, c, NULL);
+		g_source_attach(c->retry, self->context);
+		return;
+	}
 	if (rows == NULL) {
-		/* the journal keeps the message as accepted: it runs again at the next start */
+		/* refused for good (a turn already applied, a journal entry missing): logged; a
+		 * message left as accepted runs again at the next start */
 		g_message("endpoint %s: cannot store the turn: %s",
 			  pal_endpoint_get_name(c->endpoint),
 			  error->message);
 	} else if (!self->shut_down) {
-		/* the message leaves the backlog, its outputs join it */
+		/* its outputs join the backlog; the message leaves it in _done() */
 		if (self->backlog != NULL)
-			pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), c->session_key, (gint)rows->len);
+			pal_backlog_add(self->backlog,
+					pal_endpoint_get_name(c->endpoint),
+					c->lane->key,
+					(gint)rows->len);
 		for (guint i = 0; i < rows->len; i++) {
 			g_autoptr(PalDeliveryItem) item =
 			    pal_delivery_item_new_from_row(c->endpoint, g_ptr_array_index(rows, i));
 			pal_delivery_enqueue(self->delivery, item);
 		}
 	}
-	if (self->backlog != NULL)
-		pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), c->session_key, -1);
-	pal_pipeline_count_done(self, c->size);
-	g_atomic_int_add(&self->running, -1);
-	g_free(c->session_key);
-	g_object_unref(c->endpoint);
-	g_object_unref(c->self);
-	g_free(c);
+	pal_pipeline_commit_done(c);
+}
+
+static void
+pal_pipeline_commit_submit(PalCommit *c)
+{
+	pal_store_turn_commit_async(c->self->store, c->turn, NULL, pal_pipeline_commit_cb, c);
 }
 
 /* One transaction per turn: the journal row is marked done, the session saved and the outputs
  * put in the outbox together, so a crash never leaves a turn half applied; the outputs go to
  * delivery once committed, with the session_seq the store gave them. The message stays
- * counted (for backpressure and the drain) until then. */
+ * counted (for backpressure and the drain), and its session waits, until then. */
 static void
 pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *rows)
 {
@@ -148,22 +224,34 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 								   pal_endpoint_get_name(job->endpoint),
 								   pal_message_get_user_id(msg),
 								   pal_message_get_session_id(msg));
-	g_autoptr(PalStoreTurn) turn = NULL;
 	PalCommit *c = g_new0(PalCommit, 1);
 
 	session->context = pal_json_object_to_string(pal_session_get_context(lane->session));
 	session->entrypoint = g_strdup(pal_session_get_entrypoint(lane->session));
 	session->turns = pal_session_get_turns(lane->session);
-	turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
+	c->turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
 	for (guint i = 0; rows != NULL && i < rows->len; i++)
-		pal_store_turn_add_outbox(turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
+		pal_store_turn_add_outbox(c->turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
 	c->self = g_object_ref(self);
+	c->lane = pal_lane_ref(lane);
 	c->endpoint = g_object_ref(job->endpoint);
-	c->session_key = g_strdup(lane->key);
 	c->size = job->size;
 	job->size = 0; /* counted down by the commit */
+	lane->running = TRUE;
 	g_atomic_int_inc(&self->running);
-	pal_store_turn_commit_async(self->store, turn, NULL, pal_pipeline_commit_cb, c);
+	pal_pipeline_commit_submit(c);
+}
+
+/* a turn cut short by the shutdown is not committed: its journal entry stays accepted, so
+ * the message runs again, whole, at the next start */
+static void
+pal_pipeline_uncommitted(PalPipeline *self, PalLane *lane, PalJob *job)
+{
+	if (self->backlog != NULL)
+		pal_backlog_add(self->backlog, pal_endpoint_get_name(job->endpoint), lane->key, -1);
+	pal_pipeline_job_done(self, job);
+	job->size = 0;
+	lane->running = FALSE;
 }
 
 static PalLane *
@@ -304,19 +392,19 @@ pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer use
 	pal_pipeline_enqueue(run, index, body);
 }
 
-/* the turn is committed and the lane is free for its next message */
+/* the turn is over: it is committed, and the lane takes its next message after that */
 static void
 pal_lane_turn_done(PalLane *lane, PalRun *run)
 {
 	PalPipeline *self = lane->self;
 
-	lane->running = FALSE;
-	lane->last_active = g_get_monotonic_time();
-	pal_pipeline_commit(self, lane, run->job, run->rows);
+	if (self->shut_down) {
+		pal_pipeline_uncommitted(self, lane, run->job);
+		return;
+	}
 	pal_session_add_turn(lane->session);
 	pal_session_touch(lane->session, g_get_real_time());
-	if (!self->shut_down)
-		pal_lane_run_next(lane);
+	pal_pipeline_commit(self, lane, run->job, run->rows);
 }
 
 static gboolean
@@ -383,10 +471,11 @@ pal_lane_run_next(PalLane *lane)
 			g_message("endpoint %s: cannot run its flow: %s",
 				  pal_endpoint_get_name(job->endpoint),
 				  error->message);
-			/* done without outputs: the journal must not replay it forever */
+			/* done without outputs: the journal must not replay it forever; the lane
+			 * goes on when that is stored */
 			pal_pipeline_commit(self, lane, job, NULL);
 			pal_job_free(job);
-			continue;
+			return;
 		}
 		run = g_new0(PalRun, 1);
 		run->self = g_object_ref(self);

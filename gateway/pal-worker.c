@@ -55,6 +55,7 @@ struct _PalWorker {
 	 * the drain sees them too */
 	gint in_inbox;
 	gssize in_inbox_bytes;
+	gint in_journal; /* journal appends not yet answered (atomic) */
 	gboolean stopped; /* under @lock: the thread is gone, posts are refused */
 };
 
@@ -341,9 +342,12 @@ typedef struct {
 	PalMessage *message;
 	gsize size;
 	gulong finished_id;
+	gulong disconnected_id;
 	gboolean finished; /* the client went away: never unpause after "finished" */
 } PalAccept;
 
+/* "finished", or "disconnected" (libsoup 3.2 drops a paused message's I/O on disconnect
+ * without "finished"): either way, the message must not be unpaused any more */
 static void
 pal_accept_finished_cb(SoupServerMessage *msg, PalAccept *a)
 {
@@ -370,23 +374,23 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 					 pal_message_get_input_id(a->message),
 					 pal_message_get_trace_id(a->message));
 		/* journaled: it runs even if the client is gone, or at the next start if the owner
-		 * has stopped */
+		 * has stopped, so the answer is 202 either way */
 		{
 			g_autofree gchar *key = pal_pipeline_session_key(pal_endpoint_get_name(a->endpoint),
 									 pal_message_get_user_id(a->message),
 									 pal_message_get_session_id(a->message));
 			pal_backlog_add(pal_daemon_get_backlog(a->self->daemon), pal_endpoint_get_name(a->endpoint), key, 1);
 		}
-		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size)) {
-			if (!a->finished)
-				pal_worker_fail(a->msg, 503, "shutting_down", NULL, "palaverd is shutting down");
-		} else if (!a->finished) {
+		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size))
+			g_debug("message journaled during shutdown: it runs at the next start");
+		if (!a->finished)
 			pal_worker_respond(a->msg, 202, answer);
-		}
 	}
 	if (!a->finished)
 		soup_server_message_unpause(a->msg);
 	g_signal_handler_disconnect(a->msg, a->finished_id);
+	g_signal_handler_disconnect(a->msg, a->disconnected_id);
+	g_atomic_int_add(&a->self->in_journal, -1);
 	g_object_unref(a->msg);
 	g_object_unref(a->endpoint);
 	g_clear_object(&a->message);
@@ -504,6 +508,9 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 		a->message = g_steal_pointer(&message);
 		a->size = buf->data->len;
 		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
+		a->disconnected_id =
+		    g_signal_connect(msg, "disconnected", G_CALLBACK(pal_accept_finished_cb), a);
+		g_atomic_int_inc(&self->in_journal);
 		soup_server_message_pause(msg);
 		pal_store_journal_append_async(pal_daemon_get_store(self->daemon),
 					       entry,
@@ -605,10 +612,16 @@ pal_worker_thread(gpointer data)
 	g_mutex_lock(&self->lock);
 	self->stopped = TRUE;
 	g_mutex_unlock(&self->lock);
-	if (self->listener != NULL) {
+	if (self->listener != NULL)
 		pal_http_listener_stop_accepting(self->listener);
-		pal_http_listener_close_all(self->listener);
+	/* messages being journaled get their answer before their connections go (bounded) */
+	{
+		gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+		while (g_get_monotonic_time() < deadline && g_atomic_int_get(&self->in_journal) > 0)
+			g_main_context_iteration(self->context, TRUE);
 	}
+	if (self->listener != NULL)
+		pal_http_listener_close_all(self->listener);
 	if (self->pipeline != NULL)
 		pal_pipeline_shutdown(self->pipeline);
 	if (self->delivery != NULL)
@@ -660,8 +673,8 @@ guint
 pal_worker_get_backlog(PalWorker *self)
 {
 	/* read from other threads: the counters are atomic, the objects live until finalize */
-	return (guint)g_atomic_int_get(&self->in_inbox) + pal_pipeline_get_queued(self->pipeline) +
-	       pal_delivery_get_pending(self->delivery);
+	return (guint)g_atomic_int_get(&self->in_journal) + (guint)g_atomic_int_get(&self->in_inbox) +
+	       pal_pipeline_get_queued(self->pipeline) + pal_delivery_get_pending(self->delivery);
 }
 
 guint64

@@ -195,6 +195,79 @@ test_kill9_replays_journal(void)
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, NULL));
 }
 
+/* SIGTERM reaches ShutdownTimeout while a flow is still running: the message is not marked
+ * done, and runs at the next start */
+static void
+test_sigterm_during_slow_turn(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = g_strdup_printf("{\"name\":\"durable\",\"URLToken\":\"" TOKEN "\","
+					       "\"flow\":{\"type\":\"echo\",\"delayMs\":3000},"
+					       "\"webhook\":{\"url\":\"%s\"}}",
+					       hook);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *id = NULL;
+	g_autoptr(PalReceivedRequest) req = NULL;
+	gint status = -1;
+
+	pal_test_daemon_set_conf(d, "Server", "ShutdownTimeout", "1");
+	pal_test_daemon_add_endpoint(d, "durable.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	id = post(d, "slow", 0);
+	g_usleep(200 * 1000);
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, &status, &error));
+	g_assert_cmpint(status, ==, 0);
+	g_assert_cmpuint(pal_test_receiver_get_count(r), ==, 0);
+	g_assert_true(pal_test_daemon_restart(d, &error));
+	g_assert_true(pal_test_receiver_wait_count(r, 1, 15000));
+	req = pal_test_receiver_dup_request(r, 0);
+	g_assert_cmpstr(pal_received_request_get_header(req, "Palaver-Turn-Id"), ==, id);
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, NULL));
+}
+
+/* SIGTERM while a receiver host is paused (429 + Retry-After) and a slow turn holds the
+ * teardown: the pause timer must not fire into freed queues */
+static void
+test_sigterm_with_paused_host(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = g_strdup_printf("{\"name\":\"durable\",\"URLToken\":\"" TOKEN "\","
+					       "\"flow\":{\"type\":\"echo\"},\"webhook\":{\"url\":\"%s\"}}",
+					       hook);
+	g_autofree gchar *ep2 = g_strdup_printf("{\"name\":\"slow\",\"URLToken\":\"durable-token-000000002\","
+						"\"flow\":{\"type\":\"echo\",\"delayMs\":8000},"
+						"\"webhook\":{\"url\":\"%s\"}}",
+						hook);
+	g_autofree gchar *url2 = NULL;
+	const gchar *body = "{\"userId\":\"u\",\"sessionId\":\"s\",\"text\":\"x\"}";
+	g_autoptr(GError) error = NULL;
+	guint http = 0;
+	gint status = -1;
+
+	pal_test_daemon_set_conf(d, "Server", "ShutdownTimeout", "1");
+	pal_test_daemon_set_conf(d, "Server", "Workers", "1");
+	pal_test_daemon_add_endpoint(d, "durable.json", ep);
+	pal_test_daemon_add_endpoint(d, "slow.json", ep2);
+	pal_test_receiver_set_status(r, 429);
+	pal_test_receiver_set_retry_after(r, 3);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	g_free(post(d, "a", 0));
+	g_free(post(d, "b", 0));
+	url2 = pal_test_daemon_get_url(d, "/durable-token-000000002");
+	g_assert_true(pal_test_http_post(url2, "application/json", body, strlen(body), NULL, &http, NULL, &error));
+	g_assert_cmpuint(http, ==, 202);
+	g_assert_true(pal_test_receiver_wait_count(r, 1, 5000));
+	/* a session that comes after the 429 waits for the host's pause */
+	g_free(post(d, "c", 0));
+	g_usleep(300 * 1000);
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 20000, &status, &error));
+	g_assert_cmpint(status, ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -202,5 +275,7 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/durability/kill9-restart", test_kill9_restart);
 	g_test_add_func("/palaver/durability/stop-keeps-outbox", test_stop_keeps_outbox);
 	g_test_add_func("/palaver/durability/kill9-replays-journal", test_kill9_replays_journal);
+	g_test_add_func("/palaver/durability/sigterm-during-slow-turn", test_sigterm_during_slow_turn);
+	g_test_add_func("/palaver/durability/sigterm-with-paused-host", test_sigterm_with_paused_host);
 	return g_test_run();
 }
