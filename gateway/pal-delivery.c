@@ -436,8 +436,9 @@ pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *re
 		  reason);
 	self->n_failed++;
 	pal_delivery_pop(self, sq);
-	/* "onGiveUp": "drop": the session's outputs waiting behind it are given up with it, so
-	 * the receiver never gets a later output after a gap; outputs of later turns go on */
+	/* "onGiveUp": "drop": every output of the session waiting behind it now (of this and
+	 * later turns already stored) is given up with it, so the receiver never gets a later
+	 * output after a gap; outputs stored afterwards go on */
 	if (pal_endpoint_get_drop_on_give_up(item_endpoint)) {
 		while (!g_queue_is_empty(&sq->items)) {
 			PalDeliveryItem *next = g_queue_peek_head(&sq->items);
