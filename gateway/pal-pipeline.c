@@ -26,6 +26,8 @@ typedef struct {
 	gboolean running;
 	gint64 last_active; /* monotonic */
 	guint idle_minutes;
+	gboolean loading;    /* its stored state is being read: no turn before that */
+	guint64 turns_before; /* turns of the session stored before this lane existed */
 } PalLane;
 
 typedef struct {
@@ -228,7 +230,8 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 
 	session->context = pal_json_object_to_string(pal_session_get_context(lane->session));
 	session->entrypoint = g_strdup(pal_session_get_entrypoint(lane->session));
-	session->turns = pal_session_get_turns(lane->session);
+	session->turns = lane->turns_before + pal_session_get_turns(lane->session);
+	session->handover = pal_session_get_handover_active(lane->session);
 	c->turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
 	for (guint i = 0; rows != NULL && i < rows->len; i++)
 		pal_store_turn_add_outbox(c->turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
@@ -456,7 +459,7 @@ pal_lane_run_next(PalLane *lane)
 	g_autoptr(PalTurn) turn = NULL;
 	PalRun *run = NULL;
 
-	if (lane->running)
+	if (lane->running || lane->loading)
 		return;
 	/* a loop, not recursion: a failing flow must not grow the stack per queued message */
 	while (run == NULL) {
@@ -500,6 +503,35 @@ pal_lane_run_next(PalLane *lane)
 	pal_flow_run_async(run->flow, turn, run->cancellable, pal_lane_flow_run_cb, run);
 }
 
+/* a session the store knows continues where it was: context, entry point, handover, turns */
+static void
+pal_lane_loaded_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalLane *lane = user_data;
+	g_autoptr(PalStoreSession) stored = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!pal_store_load_session_finish(PAL_STORE(source), res, &stored, &error)) {
+		/* the session starts fresh rather than wait: the store's state is a convenience for
+		 * flows, while the messages themselves are journaled */
+		g_message("cannot read the stored state of a session, starting it fresh: %s",
+			  error->message);
+	} else if (stored != NULL) {
+		g_autoptr(JsonNode) context = stored->context != NULL ? json_from_string(stored->context, NULL) : NULL;
+
+		if (context != NULL && JSON_NODE_HOLDS_OBJECT(context))
+			pal_session_set_context(lane->session, json_node_get_object(context));
+		pal_session_set_entrypoint(lane->session, stored->entrypoint);
+		pal_session_set_handover_active(lane->session, stored->handover);
+		lane->turns_before = stored->turns;
+	}
+	lane->loading = FALSE;
+	g_atomic_int_add(&lane->self->running, -1);
+	if (!lane->self->shut_down)
+		pal_lane_run_next(lane);
+	pal_lane_unref(lane);
+}
+
 void
 pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message, gsize size)
 {
@@ -537,6 +569,9 @@ pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *messag
 						pal_message_get_session_id(message));
 		lane->idle_minutes = minutes > 0 ? minutes : PAL_PIPELINE_DEFAULT_IDLE_MINUTES;
 		g_hash_table_insert(self->lanes, lane->key, lane);
+		lane->loading = TRUE;
+		g_atomic_int_inc(&self->running); /* the worker's teardown waits for it */
+		pal_store_load_session_async(self->store, lane->key, NULL, pal_lane_loaded_cb, pal_lane_ref(lane));
 	}
 	lane->last_active = g_get_monotonic_time();
 	g_queue_push_tail(&lane->jobs, job);
@@ -617,7 +652,7 @@ pal_pipeline_sweep_cb(gpointer data)
 
 	g_hash_table_iter_init(&iter, self->lanes);
 	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&lane)) {
-		if (lane->running || !g_queue_is_empty(&lane->jobs))
+		if (lane->running || lane->loading || !g_queue_is_empty(&lane->jobs))
 			continue;
 		if (now - lane->last_active > (gint64)lane->idle_minutes * 60 * G_USEC_PER_SEC)
 			g_hash_table_iter_remove(&iter);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pal-pipeline.h"
+#include "pal-store-sqlite.h"
 #include "pal-test-util.h"
 
 #define TOKEN "durable-token-000000001"
@@ -268,6 +270,43 @@ test_sigterm_with_paused_host(void)
 	g_assert_cmpint(status, ==, 0);
 }
 
+/* a session's stored state carries on across a restart: its turn count keeps counting */
+static void
+test_session_state_survives_restart(void)
+{
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = g_strdup_printf("{\"name\":\"durable\",\"URLToken\":\"" TOKEN "\","
+					       "\"flow\":{\"type\":\"echo\"},\"webhook\":{\"url\":\"%s\"}}",
+					       hook);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *db = NULL;
+	g_autofree gchar *key = pal_pipeline_session_key("durable", "u", "kept");
+	g_autoptr(PalStore) store = NULL;
+	g_autoptr(PalStoreSession) session = NULL;
+
+	pal_test_daemon_add_endpoint(d, "durable.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
+	for (guint n = 0; n < 3; n++)
+		g_free(post(d, "kept", n));
+	g_assert_true(pal_test_receiver_wait_count(r, 3, 10000));
+	g_assert_true(pal_test_daemon_restart(d, &error));
+	for (guint n = 3; n < 5; n++)
+		g_free(post(d, "kept", n));
+	g_assert_true(pal_test_receiver_wait_count(r, 5, 10000));
+	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 15000, NULL, &error));
+
+	db = g_build_filename(pal_test_daemon_get_dir(d), "palaver.db", NULL);
+	store = pal_store_sqlite_new(db, PAL_DURABILITY_CRASH, &error);
+	g_assert_no_error(error);
+	g_assert_true(pal_store_load_session(store, key, &session, NULL, &error));
+	g_assert_nonnull(session);
+	g_assert_cmpuint(session->turns, ==, 5);
+	g_assert_cmpuint(session->last_seq, ==, 5);
+	pal_store_close(store);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -277,5 +316,6 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/durability/kill9-replays-journal", test_kill9_replays_journal);
 	g_test_add_func("/palaver/durability/sigterm-during-slow-turn", test_sigterm_during_slow_turn);
 	g_test_add_func("/palaver/durability/sigterm-with-paused-host", test_sigterm_with_paused_host);
+	g_test_add_func("/palaver/durability/session-state-survives-restart", test_session_state_survives_restart);
 	return g_test_run();
 }
