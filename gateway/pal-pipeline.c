@@ -77,6 +77,36 @@ pal_pipeline_session_key(const gchar *endpoint, const gchar *user_id, const gcha
 			       session_id);
 }
 
+/* the inverse of pal_pipeline_session_key(): @parts receives endpoint, userId and sessionId
+ * (free each); FALSE for a string that is not such a key */
+gboolean
+pal_pipeline_session_key_split(const gchar *key, gchar **parts)
+{
+	const gchar *p = key;
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < 3; i++)
+		parts[i] = NULL;
+	for (guint i = 0; i < 3 && ok; i++) {
+		gchar *end = NULL;
+		guint64 len = 0;
+
+		ok = g_ascii_isdigit(*p);
+		if (ok)
+			len = g_ascii_strtoull(p, &end, 10);
+		ok = ok && end != NULL && *end == ':' && len <= strlen(end + 1);
+		if (ok) {
+			parts[i] = g_strndup(end + 1, (gsize)len);
+			p = end + 1 + len;
+		}
+	}
+	if (ok && *p == '\0')
+		return TRUE;
+	for (guint i = 0; i < 3; i++)
+		g_clear_pointer(&parts[i], g_free);
+	return FALSE;
+}
+
 static void
 pal_job_free(PalJob *job)
 {

@@ -47,5 +47,7 @@ pal_pipeline_get_n_sessions(PalPipeline *self);
  * ids can make two sessions collide */
 gchar *
 pal_pipeline_session_key(const gchar *endpoint, const gchar *user_id, const gchar *session_id);
+gboolean
+pal_pipeline_session_key_split(const gchar *key, gchar **parts);
 
 G_END_DECLS

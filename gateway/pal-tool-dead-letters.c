@@ -62,32 +62,6 @@ pal_dl_wait_result(PalDlWait *wait)
 
 /* --- helpers --- */
 
-/* the session key is pal_pipeline_session_key(): "<len>:<endpoint><len>:<user><len>:<session>" */
-static gboolean
-pal_dl_decode_key(const gchar *key, gchar **parts)
-{
-	const gchar *p = key;
-
-	for (guint i = 0; i < 3; i++) {
-		gchar *end = NULL;
-		guint64 len;
-
-		if (!g_ascii_isdigit(*p))
-			goto fail;
-		len = g_ascii_strtoull(p, &end, 10);
-		if (end == NULL || *end != ':' || len > strlen(end + 1))
-			goto fail;
-		parts[i] = g_strndup(end + 1, (gsize)len);
-		p = end + 1 + len;
-	}
-	if (*p == '\0')
-		return TRUE;
-fail:
-	for (guint i = 0; i < 3; i++)
-		g_clear_pointer(&parts[i], g_free);
-	return FALSE;
-}
-
 /* 2026-11-26T21:30:01.123Z */
 static gchar *
 pal_dl_format_time(gint64 real_time)
@@ -265,7 +239,7 @@ pal_dl_print_table(GPtrArray *dead)
 			current = d->row->session_key;
 			if (i > 0)
 				g_string_append_c(str, '\n');
-			if (pal_dl_decode_key(current, parts)) {
+			if (pal_pipeline_session_key_split(current, parts)) {
 				g_autofree gchar *ep = pal_dl_printable(parts[0], strlen(parts[0]));
 				g_autofree gchar *user = pal_dl_printable(parts[1], strlen(parts[1]));
 				g_autofree gchar *session = pal_dl_printable(parts[2], strlen(parts[2]));
@@ -361,7 +335,7 @@ pal_dl_print_json(GPtrArray *dead)
 	for (guint i = 0; i < dead->len; i++) {
 		PalStoreDeadLetter *d = g_ptr_array_index(dead, i);
 		gchar *parts[3] = {NULL, NULL, NULL};
-		gboolean decoded = pal_dl_decode_key(d->row->session_key, parts);
+		gboolean decoded = pal_pipeline_session_key_split(d->row->session_key, parts);
 
 		json_builder_begin_object(builder);
 		json_builder_set_member_name(builder, "id");
