@@ -160,7 +160,13 @@ pal_config_init(PalConfig *self)
 			G_STRUCT_MEMBER(guint, self, n->offset) = (guint)n->dflt;
 	}
 	self->store_backend = g_strdup("sqlite");
-	self->store_path = g_build_filename(PAL_LOCALSTATEDIR, "palaver.db", NULL);
+	/* systemd's StateDirectory= tells where state goes (the first of its folders) */
+	{
+		const gchar *state = g_getenv("STATE_DIRECTORY");
+		g_auto(GStrv) dirs = state != NULL && state[0] != '\0' ? g_strsplit(state, ":", 2) : NULL;
+
+		self->store_path = g_build_filename(dirs != NULL ? dirs[0] : PAL_LOCALSTATEDIR, "palaver.db", NULL);
+	}
 	self->durability = PAL_DURABILITY_CRASH;
 	self->endpoints_dir = g_build_filename(PAL_SYSCONFDIR, "endpoints.d", NULL);
 	self->plugins_dir = NULL;
