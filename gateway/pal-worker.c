@@ -191,6 +191,14 @@ static GSourceFuncs pal_worker_inbox_funcs = {
 static void
 pal_worker_respond(SoupServerMessage *msg, guint status, const gchar *json)
 {
+	/* libsoup closes such a connection after the response but does not say so (RFC 9112
+	 * §9.6 asks the server to) */
+	if (soup_message_headers_header_contains(soup_server_message_get_request_headers(msg),
+						 "Connection",
+						 "close"))
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+					     "Connection",
+					     "close");
 	soup_server_message_set_status(msg, status, NULL);
 	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json, strlen(json));
 }

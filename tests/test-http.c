@@ -272,6 +272,18 @@ test_methods_and_health(Fixture *f, gconstpointer data)
 	const gchar *healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	const gchar *readyz = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
+	/* a client that asks for Connection: close is told so in the answer */
+	{
+		int fd = connect_to(f);
+		gboolean closed = FALSE;
+		g_autoptr(GString) resp = NULL;
+
+		send_all(fd, healthz, strlen(healthz));
+		resp = read_until_close(fd, 5000, &closed);
+		close(fd);
+		g_assert_true(closed);
+		g_assert_nonnull(strstr(resp->str, "\r\nConnection: close\r\n"));
+	}
 	g_assert_cmpuint(raw_request(f, get_token, strlen(get_token), &b1), ==, 405);
 	assert_error_body(b1, "method_not_allowed", NULL);
 	g_assert_cmpuint(raw_request(f, healthz, strlen(healthz), &b2), ==, 200);
