@@ -112,17 +112,6 @@ pal_daemon_owner_of_key(PalDaemon *self, const gchar *session_key)
 	return h % self->workers->len;
 }
 
-guint
-pal_daemon_owner_of(PalDaemon *self,
-		    const gchar *endpoint,
-		    const gchar *user_id,
-		    const gchar *session_id)
-{
-	g_autofree gchar *key = pal_pipeline_session_key(endpoint, user_id, session_id);
-
-	return pal_daemon_owner_of_key(self, key);
-}
-
 /* what the last run left: undelivered outputs first (older turns), then accepted messages
  * that never finished their turn, each to the worker that owns its session, in order, before
  * any new message is accepted */

@@ -61,11 +61,5 @@ guint
 pal_daemon_get_n_workers(PalDaemon *self);
 PalWorker *
 pal_daemon_get_worker(PalDaemon *self, guint index);
-/* which worker owns a conversation */
-guint
-pal_daemon_owner_of(PalDaemon *self,
-		    const gchar *endpoint,
-		    const gchar *user_id,
-		    const gchar *session_id);
 
 G_END_DECLS

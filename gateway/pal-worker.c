@@ -348,6 +348,7 @@ typedef struct {
 	PalWorker *owner;
 	PalEndpoint *endpoint;
 	PalMessage *message;
+	gchar *session_key;
 	gsize size;
 	gulong finished_id;
 	gulong disconnected_id;
@@ -383,12 +384,10 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 					 pal_message_get_trace_id(a->message));
 		/* journaled: it runs even if the client is gone, or at the next start if the owner
 		 * has stopped, so the answer is 202 either way */
-		{
-			g_autofree gchar *key = pal_pipeline_session_key(pal_endpoint_get_name(a->endpoint),
-									 pal_message_get_user_id(a->message),
-									 pal_message_get_session_id(a->message));
-			pal_backlog_add(pal_daemon_get_backlog(a->self->daemon), pal_endpoint_get_name(a->endpoint), key, 1);
-		}
+		pal_backlog_add(pal_daemon_get_backlog(a->self->daemon),
+				pal_endpoint_get_name(a->endpoint),
+				a->session_key,
+				1);
 		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size))
 			g_debug("message journaled during shutdown: it runs at the next start");
 		if (!a->finished)
@@ -402,6 +401,7 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_object_unref(a->msg);
 	g_object_unref(a->endpoint);
 	g_clear_object(&a->message);
+	g_free(a->session_key);
 	g_object_unref(a->self);
 	g_free(a);
 }
@@ -416,6 +416,7 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 	g_autoptr(PalMessage) message = NULL;
 	PalWorker *owner;
 	PalConfig *config;
+	g_autofree gchar *session_key = NULL;
 
 	if (!pal_daemon_is_ready(self->daemon)) {
 		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is starting or shutting down");
@@ -463,11 +464,11 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 		pal_inbound_error_clear(&err);
 		return;
 	}
-	owner = pal_daemon_get_worker(self->daemon,
-				      pal_daemon_owner_of(self->daemon,
-							  pal_endpoint_get_name(endpoint),
-							  pal_message_get_user_id(message),
-							  pal_message_get_session_id(message)));
+	/* built once per request: it picks the owner, the backlog counters, and travels along */
+	session_key = pal_pipeline_session_key(pal_endpoint_get_name(endpoint),
+					       pal_message_get_user_id(message),
+					       pal_message_get_session_id(message));
+	owner = pal_daemon_get_worker(self->daemon, pal_daemon_owner_of_key(self->daemon, session_key));
 	/* bounded queues, by count and by bytes: past either limit the client retries later
 	 * instead of memory growing */
 	config = pal_daemon_get_config(self->daemon);
@@ -479,11 +480,9 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 	}
 	/* one session or endpoint must not take the whole budget from the others */
 	{
-		g_autofree gchar *key = pal_pipeline_session_key(pal_endpoint_get_name(endpoint),
-								 pal_message_get_user_id(message),
-								 pal_message_get_session_id(message));
-		PalBacklogState state =
-		    pal_backlog_check(pal_daemon_get_backlog(self->daemon), pal_endpoint_get_name(endpoint), key);
+		PalBacklogState state = pal_backlog_check(pal_daemon_get_backlog(self->daemon),
+							  pal_endpoint_get_name(endpoint),
+							  session_key);
 
 		if (state == PAL_BACKLOG_SESSION_FULL) {
 			pal_worker_fail(msg, 429, "session_overloaded", NULL,
@@ -514,6 +513,7 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 		a->owner = owner;
 		a->endpoint = g_object_ref(endpoint);
 		a->message = g_steal_pointer(&message);
+		a->session_key = g_steal_pointer(&session_key);
 		a->size = buf->data->len;
 		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
 		a->disconnected_id =
