@@ -469,8 +469,9 @@ pal_store_db_exec(PalStoreDb *db, const gchar *sql, const gchar *what, GError **
 	return TRUE;
 }
 
+/* runs a one-row statement (a PRAGMA) and reads its first column as an integer or text */
 static gboolean
-pal_store_db_query_int(PalStoreDb *db, const gchar *sql, gint64 *value, GError **error)
+pal_store_db_query_one(PalStoreDb *db, const gchar *sql, gint64 *int_value, gchar **text_value, GError **error)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(db->db, sql, -1, &stmt, NULL);
@@ -478,39 +479,17 @@ pal_store_db_query_int(PalStoreDb *db, const gchar *sql, gint64 *value, GError *
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 		if (rc == SQLITE_ROW) {
-			*value = sqlite3_column_int64(stmt, 0);
+			if (int_value != NULL)
+				*int_value = sqlite3_column_int64(stmt, 0);
+			if (text_value != NULL)
+				*text_value = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
 			rc = SQLITE_OK;
 		}
 	}
-	if (rc != SQLITE_OK) {
+	if (rc != SQLITE_OK)
 		pal_store_db_set_error(db, error, rc, sql);
-		sqlite3_finalize(stmt);
-		return FALSE;
-	}
 	sqlite3_finalize(stmt);
-	return TRUE;
-}
-
-static gboolean
-pal_store_db_query_text(PalStoreDb *db, const gchar *sql, gchar **value, GError **error)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->db, sql, -1, &stmt, NULL);
-
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW) {
-			*value = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
-			rc = SQLITE_OK;
-		}
-	}
-	if (rc != SQLITE_OK) {
-		pal_store_db_set_error(db, error, rc, sql);
-		sqlite3_finalize(stmt);
-		return FALSE;
-	}
-	sqlite3_finalize(stmt);
-	return TRUE;
+	return rc == SQLITE_OK;
 }
 
 static void
@@ -557,7 +536,7 @@ pal_store_db_migrate(PalStoreDb *db, GError **error)
 	gint64 app_id = 0;
 	gint64 version = 0;
 
-	if (!pal_store_db_query_int(db, "PRAGMA application_id", &app_id, error))
+	if (!pal_store_db_query_one(db, "PRAGMA application_id", &app_id, NULL, error))
 		return FALSE;
 	if (app_id != 0 && app_id != PAL_STORE_SQLITE_APPLICATION_ID) {
 		g_set_error(error,
@@ -576,7 +555,7 @@ pal_store_db_migrate(PalStoreDb *db, GError **error)
 		/* read the version inside the write lock: another process may migrate too */
 		if (!pal_store_db_exec(db, "BEGIN IMMEDIATE", "starting a migration", error))
 			return FALSE;
-		if (!pal_store_db_query_int(db, "PRAGMA user_version", &version, error)) {
+		if (!pal_store_db_query_one(db, "PRAGMA user_version", &version, NULL, error)) {
 			sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 			return FALSE;
 		}
@@ -625,7 +604,7 @@ pal_store_db_setup(PalStoreDb *db, GError **error)
 
 	/* the first read of the file: a non-database fails here */
 	if (db->path != NULL) {
-		if (!pal_store_db_query_text(db, "PRAGMA journal_mode = WAL", &mode, error))
+		if (!pal_store_db_query_one(db, "PRAGMA journal_mode = WAL", NULL, &mode, error))
 			return FALSE;
 		if (g_strcmp0(mode, "wal") != 0) {
 			g_set_error(error,
