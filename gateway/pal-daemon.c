@@ -18,13 +18,23 @@ struct _PalDaemon {
 	PalStore *store;
 	PalHostPauses *pauses;
 	PalBacklog *backlog;
+	PalProfileCache *profiles;
 	GMutex lock;
 	PalEndpointSet *endpoints; /* the published snapshot, swapped under @lock */
 	GPtrArray *workers;
 	guint n_refused; /* endpoints refused by the last load */
 	gint accepting; /* atomic */
 	gint ready;	/* atomic */
+	GSource *retention;
 };
+
+/* how often stored sessions are checked against their endpoint's session.stateTtlDays, and
+ * how long the journal keeps the rows of finished turns (replays only need unfinished ones) */
+#define PAL_DAEMON_RETENTION_INTERVAL_S (10 * 60)
+#define PAL_DAEMON_JOURNAL_KEEP_US (G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+/* an expired session keeps its sequence counter this long, so that Palaver-Session-Seq keeps
+ * increasing when an old conversation starts again */
+#define PAL_DAEMON_SESSION_FORGET_US (G_GINT64_CONSTANT(366) * 86400 * G_USEC_PER_SEC)
 
 G_DEFINE_FINAL_TYPE(PalDaemon, pal_daemon, G_TYPE_OBJECT)
 
@@ -91,6 +101,12 @@ PalHostPauses *
 pal_daemon_get_host_pauses(PalDaemon *self)
 {
 	return self->pauses;
+}
+
+PalProfileCache *
+pal_daemon_get_profiles(PalDaemon *self)
+{
+	return self->profiles;
 }
 
 PalBacklog *
@@ -325,6 +341,45 @@ pal_daemon_open_store(PalDaemon *self, GError **error)
 	return TRUE;
 }
 
+static void
+pal_daemon_expired_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autofree gchar *endpoint = user_data;
+	g_autoptr(GError) error = NULL;
+	gssize n = pal_store_sessions_expire_finish(PAL_STORE(source), res, &error);
+
+	if (n < 0)
+		g_message("endpoint %s: cannot delete expired sessions: %s", endpoint, error->message);
+	else if (n > 0)
+		g_debug("endpoint %s: %" G_GSSIZE_FORMAT " session(s) past session.stateTtlDays deleted", endpoint, n);
+}
+
+/* session-state retention: a session not updated for its endpoint's stateTtlDays loses its
+ * state (the pipeline also starts such a session fresh if it is still in memory) */
+static gboolean
+pal_daemon_retention_cb(gpointer data)
+{
+	PalDaemon *self = data;
+	g_autoptr(PalEndpointSet) set = pal_daemon_dup_endpoints(self);
+	g_autoptr(GPtrArray) all = pal_endpoint_set_get_all(set);
+	gint64 now = g_get_real_time();
+
+	for (guint i = 0; i < all->len; i++) {
+		PalEndpoint *ep = g_ptr_array_index(all, i);
+		gint64 ttl = (gint64)pal_endpoint_get_state_ttl_days(ep) * 86400 * G_USEC_PER_SEC;
+
+		pal_store_sessions_expire_async(self->store,
+						pal_endpoint_get_name(ep),
+						now - ttl,
+						now - MAX(ttl, PAL_DAEMON_SESSION_FORGET_US),
+						i == 0 ? now - PAL_DAEMON_JOURNAL_KEEP_US : 0,
+						NULL,
+						pal_daemon_expired_cb,
+						g_strdup(pal_endpoint_get_name(ep)));
+	}
+	return G_SOURCE_CONTINUE;
+}
+
 gboolean
 pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 {
@@ -358,6 +413,10 @@ pal_daemon_start(PalDaemon *self, GPtrArray *bound, GError **error)
 						host[0] != '\0' ? host : "0.0.0.0",
 						ports[i]));
 	}
+	pal_daemon_retention_cb(self);
+	self->retention = g_timeout_source_new_seconds(PAL_DAEMON_RETENTION_INTERVAL_S);
+	g_source_set_callback(self->retention, pal_daemon_retention_cb, self, NULL);
+	g_source_attach(self->retention, g_main_context_get_thread_default());
 	g_atomic_int_set(&self->ready, TRUE);
 	return TRUE;
 }
@@ -438,6 +497,10 @@ pal_daemon_finalize(GObject *object)
 {
 	PalDaemon *self = PAL_DAEMON(object);
 
+	if (self->retention != NULL) {
+		g_source_destroy(self->retention);
+		g_source_unref(self->retention);
+	}
 	pal_daemon_stop_workers(self);
 	g_ptr_array_unref(self->workers);
 	if (self->store != NULL)
@@ -445,6 +508,7 @@ pal_daemon_finalize(GObject *object)
 	g_clear_object(&self->store);
 	g_clear_pointer(&self->pauses, pal_host_pauses_unref);
 	g_clear_pointer(&self->backlog, pal_backlog_free);
+	g_clear_pointer(&self->profiles, pal_profile_cache_free);
 	g_clear_object(&self->endpoints);
 	g_object_unref(self->registry);
 	g_object_unref(self->config);
@@ -464,6 +528,7 @@ pal_daemon_init(PalDaemon *self)
 	g_mutex_init(&self->lock);
 	self->workers = g_ptr_array_new_with_free_func(g_object_unref);
 	self->pauses = pal_host_pauses_new();
+	self->profiles = pal_profile_cache_new();
 	self->endpoints = pal_endpoint_set_new();
 }
 

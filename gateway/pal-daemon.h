@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pal-backlog.h"
+#include "pal-profile-cache.h"
 #include "pal-config.h"
 #include "pal-endpoint-set.h"
 #include "pal-plugin-registry.h"
@@ -49,6 +50,8 @@ PalHostPauses *
 pal_daemon_get_host_pauses(PalDaemon *self);
 PalBacklog *
 pal_daemon_get_backlog(PalDaemon *self);
+PalProfileCache *
+pal_daemon_get_profiles(PalDaemon *self);
 guint
 pal_daemon_owner_of_key(PalDaemon *self, const gchar *session_key);
 PalEndpointSet *

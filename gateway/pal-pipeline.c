@@ -28,18 +28,28 @@ typedef struct {
 	guint idle_minutes;
 	gboolean loading;    /* its stored state is being read: no turn before that */
 	guint64 turns_before; /* turns of the session stored before this lane existed */
+	gint64 updated_at;    /* real time of its last stored turn, 0 = none */
+	gchar *profile_json;  /* the contact profile as last stored (or loaded) */
+	struct _PalCommit *partial; /* streamed outputs being stored */
+	struct _PalCommit *final;   /* the turn's commit, waiting for @partial */
+	struct _PalRun *run;	    /* the turn running, not a reference */
+	gchar *profile_user; /* while loading: whose contact profile to read */
+	gboolean profile_held; /* in the profile cache, released with the lane */
 } PalLane;
 
-typedef struct {
+typedef struct _PalRun {
 	PalPipeline *self; /* a reference: late plugin callbacks find the pipeline alive */
 	PalLane *lane;	   /* a reference */
 	PalJob *job;
 	PalFlow *flow;
 	GCancellable *cancellable;
 	GSource *deadline;
+	GSource *flush;	    /* stores the outputs so far while the flow still works */
 	gboolean abandoned; /* the deadline passed: the lane went on, late outputs are dropped */
+	gboolean ended;	    /* handed to the turn's commit */
+	gboolean no_partial; /* a streamed commit failed: the rest goes with the turn's commit */
 	guint n_outputs;
-	GPtrArray *rows; /* PalStoreOutboxRow: the turn's outputs, committed together */
+	GPtrArray *rows; /* PalStoreOutboxRow: outputs not handed to the store yet */
 } PalRun;
 
 struct _PalPipeline {
@@ -49,6 +59,7 @@ struct _PalPipeline {
 	PalDelivery *delivery;
 	PalStore *store;
 	PalBacklog *backlog; /* nullable, not a reference: the daemon's */
+	PalProfileCache *profiles; /* nullable, not a reference: the daemon's */
 	guint turn_timeout_s;
 	GHashTable *lanes; /* key → PalLane */
 	GHashTable *flows; /* PalEndpoint* → PalFlow* (per worker instances) */
@@ -128,7 +139,7 @@ pal_pipeline_job_done(PalPipeline *self, PalJob *job)
 	pal_pipeline_count_done(self, job->size);
 }
 
-typedef struct {
+typedef struct _PalCommit {
 	PalPipeline *self; /* a reference */
 	PalLane *lane;	   /* a reference */
 	PalEndpoint *endpoint;
@@ -193,6 +204,26 @@ pal_pipeline_commit_retry_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* committed outputs join the backlog and go to delivery */
+static void
+pal_pipeline_deliver(PalCommit *c, GPtrArray *rows)
+{
+	PalPipeline *self = c->self;
+
+	/* at shutdown they stay in the outbox for the next start */
+	if (self->shut_down)
+		return;
+	if (self->backlog != NULL)
+		pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), c->lane->key, (gint)rows->len);
+	for (guint i = 0; i < rows->len; i++) {
+		g_autoptr(PalDeliveryItem) item = pal_delivery_item_new_from_row(c->endpoint, g_ptr_array_index(rows, i));
+		pal_delivery_enqueue(self->delivery, item);
+	}
+}
+
+static void
+pal_run_schedule_flush(PalRun *run);
+
 static void
 pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -222,18 +253,18 @@ pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		g_message("endpoint %s: cannot store the turn: %s",
 			  pal_endpoint_get_name(c->endpoint),
 			  error->message);
-	} else if (!self->shut_down) {
-		/* its outputs join the backlog; the message leaves it in _done() */
-		if (self->backlog != NULL)
-			pal_backlog_add(self->backlog,
-					pal_endpoint_get_name(c->endpoint),
-					c->lane->key,
-					(gint)rows->len);
-		for (guint i = 0; i < rows->len; i++) {
-			g_autoptr(PalDeliveryItem) item =
-			    pal_delivery_item_new_from_row(c->endpoint, g_ptr_array_index(rows, i));
-			pal_delivery_enqueue(self->delivery, item);
+	} else {
+		if (c->turn->profile != NULL) {
+			g_free(c->lane->profile_json);
+			c->lane->profile_json = g_strdup(c->turn->profile);
+			if (self->profiles != NULL)
+				pal_profile_cache_stored(self->profiles,
+							 c->turn->session->endpoint,
+							 c->turn->session->user_id,
+							 c->turn->profile);
 		}
+		c->lane->updated_at = c->turn->session != NULL ? c->turn->session->updated_at : 0;
+		pal_pipeline_deliver(c, rows);
 	}
 	pal_pipeline_commit_done(c);
 }
@@ -242,6 +273,41 @@ static void
 pal_pipeline_commit_submit(PalCommit *c)
 {
 	pal_store_turn_commit_async(c->self->store, c->turn, NULL, pal_pipeline_commit_cb, c);
+}
+
+/* streamed outputs are stored: they go out now, the turn's commit may follow */
+static void
+pal_pipeline_partial_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalCommit *c = user_data;
+	PalPipeline *self = c->self;
+	PalLane *lane = c->lane;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) rows = pal_store_turn_commit_finish(PAL_STORE(source), res, &error);
+
+	lane->partial = NULL;
+	g_atomic_int_add(&self->running, -1);
+	if (rows != NULL) {
+		pal_pipeline_deliver(c, rows);
+	} else {
+		/* the rows go with the turn's commit, which retries while the store is away */
+		GPtrArray *into = lane->final != NULL ? lane->final->turn->outbox
+				  : lane->run != NULL ? lane->run->rows
+						      : NULL;
+		g_debug("endpoint %s: streamed outputs not stored yet: %s",
+			pal_endpoint_get_name(c->endpoint),
+			error->message);
+		if (lane->run != NULL)
+			lane->run->no_partial = TRUE;
+		for (guint i = c->turn->outbox->len; into != NULL && i > 0; i--)
+			g_ptr_array_insert(into, 0, pal_store_outbox_row_copy(g_ptr_array_index(c->turn->outbox, i - 1)));
+	}
+	if (lane->final != NULL) {
+		pal_pipeline_commit_submit(g_steal_pointer(&lane->final));
+	} else if (lane->run != NULL && !lane->run->ended && lane->run->rows->len > 0) {
+		pal_run_schedule_flush(lane->run);
+	}
+	pal_commit_free(c);
 }
 
 /* One transaction per turn: the journal row is marked done, the session saved and the outputs
@@ -262,9 +328,15 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 	session->entrypoint = g_strdup(pal_session_get_entrypoint(lane->session));
 	session->turns = lane->turns_before + pal_session_get_turns(lane->session);
 	session->handover = pal_session_get_handover_active(lane->session);
+	session->updated_at = g_get_real_time();
 	c->turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
 	for (guint i = 0; rows != NULL && i < rows->len; i++)
 		pal_store_turn_add_outbox(c->turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
+	if (pal_endpoint_get_use_contact_profiles(job->endpoint)) {
+		g_autofree gchar *profile = pal_json_object_to_string(pal_session_get_profile(lane->session));
+		if (g_strcmp0(profile, lane->profile_json != NULL ? lane->profile_json : "{}") != 0)
+			pal_store_turn_set_profile(c->turn, profile);
+	}
 	c->self = g_object_ref(self);
 	c->lane = pal_lane_ref(lane);
 	c->endpoint = g_object_ref(job->endpoint);
@@ -272,7 +344,60 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 	job->size = 0; /* counted down by the commit */
 	lane->running = TRUE;
 	g_atomic_int_inc(&self->running);
-	pal_pipeline_commit_submit(c);
+	/* after the turn's streamed outputs: the store keeps the order it is given */
+	if (lane->partial != NULL)
+		lane->final = c;
+	else
+		pal_pipeline_commit_submit(c);
+}
+
+/* the outputs emitted so far are stored (and delivered) while the flow still works: an output
+ * before a slow step reaches the user before that step ends. Journal and session state wait
+ * for the turn's commit, so a crash replays the whole turn; outputs stored already are not
+ * stored twice (same webhook id). */
+static gboolean
+pal_run_flush_cb(gpointer data)
+{
+	PalRun *run = data;
+	PalPipeline *self = run->self;
+	PalLane *lane = run->lane;
+	PalMessage *msg = run->job->message;
+	g_autoptr(PalStoreSession) session = NULL;
+	PalCommit *c;
+
+	g_clear_pointer(&run->flush, g_source_unref);
+	if (run->ended || run->abandoned || run->no_partial || self->shut_down || lane->partial != NULL ||
+	    run->rows->len == 0)
+		return G_SOURCE_REMOVE;
+	session = pal_store_session_new(lane->key,
+					pal_endpoint_get_name(run->job->endpoint),
+					pal_message_get_user_id(msg),
+					pal_message_get_session_id(msg));
+	c = g_new0(PalCommit, 1);
+	c->turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
+	c->turn->partial = TRUE;
+	g_ptr_array_extend_and_steal(c->turn->outbox, g_steal_pointer(&run->rows));
+	run->rows = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_outbox_row_free);
+	c->self = g_object_ref(self);
+	c->lane = pal_lane_ref(lane);
+	c->endpoint = g_object_ref(run->job->endpoint);
+	lane->partial = c;
+	g_atomic_int_inc(&self->running);
+	pal_store_turn_commit_async(self->store, c->turn, NULL, pal_pipeline_partial_cb, c);
+	return G_SOURCE_REMOVE;
+}
+
+/* after the flow returns to the main loop: a flow that emits and finishes at once commits
+ * its outputs with the turn, in one transaction */
+static void
+pal_run_schedule_flush(PalRun *run)
+{
+	if (run->flush != NULL || run->ended || run->no_partial)
+		return;
+	run->flush = g_idle_source_new();
+	g_source_set_priority(run->flush, G_PRIORITY_DEFAULT_IDLE);
+	g_source_set_callback(run->flush, pal_run_flush_cb, run, NULL);
+	g_source_attach(run->flush, run->self->context);
 }
 
 /* a turn cut short by the shutdown is not committed: its journal entry stays accepted, so
@@ -305,7 +430,13 @@ pal_lane_unref(PalLane *lane)
 		pal_pipeline_job_done(lane->self, job);
 		pal_job_free(job);
 	}
+	if (lane->profile_held && lane->self->profiles != NULL)
+		pal_profile_cache_release(lane->self->profiles,
+					  pal_session_get_endpoint_name(lane->session),
+					  pal_session_get_user_id(lane->session));
 	g_object_unref(lane->session);
+	g_free(lane->profile_json);
+	g_free(lane->profile_user);
 	g_free(lane->key);
 	g_free(lane);
 }
@@ -341,6 +472,12 @@ pal_run_free(PalRun *run)
 		g_source_destroy(run->deadline);
 		g_source_unref(run->deadline);
 	}
+	if (run->flush != NULL) {
+		g_source_destroy(run->flush);
+		g_source_unref(run->flush);
+	}
+	if (run->lane->run == run)
+		run->lane->run = NULL;
 	g_clear_object(&run->cancellable);
 	g_clear_object(&run->flow);
 	g_clear_pointer(&run->rows, g_ptr_array_unref);
@@ -423,6 +560,7 @@ pal_pipeline_emit_cb(PalTurn *turn, PalOutput *output, guint index, gpointer use
 					       pal_output_source_to_string(pal_output_get_source(output)));
 	}
 	pal_pipeline_enqueue(run, index, body);
+	pal_run_schedule_flush(run);
 }
 
 /* the turn is over: it is committed, and the lane takes its next message after that */
@@ -431,6 +569,7 @@ pal_lane_turn_done(PalLane *lane, PalRun *run)
 {
 	PalPipeline *self = lane->self;
 
+	run->ended = TRUE;
 	if (self->shut_down) {
 		pal_pipeline_uncommitted(self, lane, run->job);
 		return;
@@ -438,6 +577,7 @@ pal_lane_turn_done(PalLane *lane, PalRun *run)
 	pal_session_add_turn(lane->session);
 	pal_session_touch(lane->session, g_get_real_time());
 	pal_pipeline_commit(self, lane, run->job, run->rows);
+	g_ptr_array_set_size(run->rows, 0);
 }
 
 static gboolean
@@ -482,6 +622,49 @@ pal_lane_flow_run_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	pal_run_free(run);
 }
 
+/* session.inactivityMinutes and session.stateTtlDays: a session idle for longer starts over,
+ * at the flow's start with a fresh context (its contact profile stays) */
+static void
+pal_lane_maybe_expire(PalLane *lane, PalEndpoint *endpoint)
+{
+	gint64 idle = g_get_real_time() - lane->updated_at;
+	guint minutes = pal_endpoint_get_inactivity_minutes(endpoint);
+	gint64 ttl = (gint64)pal_endpoint_get_state_ttl_days(endpoint) * 86400 * G_USEC_PER_SEC;
+	g_autoptr(JsonObject) fresh = NULL;
+
+	if (lane->updated_at == 0)
+		return;
+	if (idle <= ttl && (minutes == 0 || idle <= (gint64)minutes * 60 * G_USEC_PER_SEC))
+		return;
+	fresh = json_object_new();
+	pal_session_set_context(lane->session, fresh);
+	pal_session_set_entrypoint(lane->session, NULL);
+	pal_session_set_handover_active(lane->session, FALSE);
+	lane->updated_at = 0;
+}
+
+/* the profile the user's last turn left, maybe in another session of theirs */
+static void
+pal_lane_refresh_profile(PalLane *lane)
+{
+	g_autofree gchar *json = NULL;
+	g_autoptr(JsonNode) node = NULL;
+
+	if (!lane->profile_held || lane->self->profiles == NULL)
+		return;
+	json = pal_profile_cache_dup(lane->self->profiles,
+				     pal_session_get_endpoint_name(lane->session),
+				     pal_session_get_user_id(lane->session));
+	if (json == NULL || g_strcmp0(json, lane->profile_json) == 0)
+		return;
+	node = json_from_string(json, NULL);
+	if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node))
+		return;
+	pal_session_set_profile(lane->session, json_node_get_object(node));
+	g_free(lane->profile_json);
+	lane->profile_json = g_steal_pointer(&json);
+}
+
 static void
 pal_lane_run_next(PalLane *lane)
 {
@@ -518,6 +701,9 @@ pal_lane_run_next(PalLane *lane)
 		run->rows = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_outbox_row_free);
 	}
 	lane->running = TRUE;
+	lane->run = run;
+	pal_lane_maybe_expire(lane, run->job->endpoint);
+	pal_lane_refresh_profile(lane);
 	turn = pal_turn_new(pal_endpoint_get_info(run->job->endpoint),
 			    lane->session,
 			    run->job->message,
@@ -531,6 +717,45 @@ pal_lane_run_next(PalLane *lane)
 	g_hash_table_add(self->runs, run);
 	g_atomic_int_inc(&self->running);
 	pal_flow_run_async(run->flow, turn, run->cancellable, pal_lane_flow_run_cb, run);
+}
+
+/* the session's stored state is there: its turns may run */
+static void
+pal_lane_loaded(PalLane *lane)
+{
+	lane->loading = FALSE;
+	g_clear_pointer(&lane->profile_user, g_free);
+	g_atomic_int_add(&lane->self->running, -1);
+	if (!lane->self->shut_down)
+		pal_lane_run_next(lane);
+	pal_lane_unref(lane);
+}
+
+static void
+pal_lane_profile_loaded_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalLane *lane = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *profile = NULL;
+
+	if (!pal_store_load_profile_finish(PAL_STORE(source), res, &profile, &error)) {
+		g_message("cannot read the contact profile of a session's user, starting with an empty one: %s",
+			  error->message);
+	} else if (lane->self->profiles != NULL) {
+		/* a turn of another session of the user may have stored a newer one meanwhile:
+		 * the cache keeps that, and the turn reads the cache */
+		pal_profile_cache_loaded(lane->self->profiles,
+					 pal_session_get_endpoint_name(lane->session),
+					 pal_session_get_user_id(lane->session),
+					 profile);
+	} else if (profile != NULL) {
+		g_autoptr(JsonNode) node = json_from_string(profile, NULL);
+		if (node != NULL && JSON_NODE_HOLDS_OBJECT(node)) {
+			pal_session_set_profile(lane->session, json_node_get_object(node));
+			lane->profile_json = g_steal_pointer(&profile);
+		}
+	}
+	pal_lane_loaded(lane);
 }
 
 /* a session the store knows continues where it was: context, entry point, handover, turns */
@@ -554,12 +779,19 @@ pal_lane_loaded_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		pal_session_set_entrypoint(lane->session, stored->entrypoint);
 		pal_session_set_handover_active(lane->session, stored->handover);
 		lane->turns_before = stored->turns;
+		lane->updated_at = stored->updated_at;
 	}
-	lane->loading = FALSE;
-	g_atomic_int_add(&lane->self->running, -1);
-	if (!lane->self->shut_down)
-		pal_lane_run_next(lane);
-	pal_lane_unref(lane);
+	if (lane->profile_user != NULL) {
+		/* then the user's contact profile, shared by their sessions */
+		pal_store_load_profile_async(PAL_STORE(source),
+					     pal_session_get_endpoint_name(lane->session),
+					     lane->profile_user,
+					     NULL,
+					     pal_lane_profile_loaded_cb,
+					     lane);
+		return;
+	}
+	pal_lane_loaded(lane);
 }
 
 void
@@ -598,6 +830,18 @@ pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *messag
 						pal_message_get_user_id(message),
 						pal_message_get_session_id(message));
 		lane->idle_minutes = minutes > 0 ? minutes : PAL_PIPELINE_DEFAULT_IDLE_MINUTES;
+		if (pal_endpoint_get_use_contact_profiles(endpoint)) {
+			gboolean known = FALSE;
+			if (self->profiles != NULL) {
+				known = pal_profile_cache_hold(self->profiles,
+							       pal_endpoint_get_name(endpoint),
+							       pal_message_get_user_id(message));
+				lane->profile_held = TRUE;
+			}
+			/* read from the store unless a session of the user has it in memory */
+			if (!known)
+				lane->profile_user = g_strdup(pal_message_get_user_id(message));
+		}
 		g_hash_table_insert(self->lanes, lane->key, lane);
 		lane->loading = TRUE;
 		g_atomic_int_inc(&self->running); /* the worker's teardown waits for it */
@@ -612,6 +856,12 @@ void
 pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog)
 {
 	self->backlog = backlog;
+}
+
+void
+pal_pipeline_set_profiles(PalPipeline *self, PalProfileCache *profiles)
+{
+	self->profiles = profiles;
 }
 
 void

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "pal-backlog.h"
+#include "pal-profile-cache.h"
 #include "pal-delivery.h"
 #include "pal-endpoint.h"
 #include "pal-plugin-registry.h"
@@ -25,6 +26,8 @@ pal_pipeline_new(PalPluginRegistry *registry,
 void
 pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *message, gsize size);
 /* counts messages out of the shared backlog and their outputs in, at each commit */
+void
+pal_pipeline_set_profiles(PalPipeline *self, PalProfileCache *profiles);
 void
 pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog);
 /* forget cached plugin instances: the next turn of each endpoint creates new ones */

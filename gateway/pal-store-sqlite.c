@@ -138,7 +138,11 @@ typedef enum {
 	STMT_NEXT_SEQ,
 	STMT_SESSION_UPSERT,
 	STMT_SESSION_SET_SEQ,
+	STMT_SESSION_TOUCH_SEQ,
 	STMT_SESSION_LOAD,
+	STMT_SESSIONS_EXPIRE,
+	STMT_SESSIONS_FORGET,
+	STMT_JOURNAL_PRUNE,
 	STMT_PROFILE_UPSERT,
 	STMT_PROFILE_LOAD,
 	STMT_OUTBOX_INSERT,
@@ -183,6 +187,19 @@ static const gchar *const pal_store_sql[N_STMTS] = {
 	"handover = excluded.handover, last_seq = excluded.last_seq, turns = excluded.turns, "
 	"updated_at = excluded.updated_at",
     [STMT_SESSION_SET_SEQ] = "UPDATE sessions SET last_seq = ?2 WHERE session_key = ?1",
+    /* a turn's streamed outputs: the session row exists from then on, its state is only
+     * written when the turn ends */
+    [STMT_SESSION_TOUCH_SEQ] =
+	"INSERT INTO sessions (session_key, endpoint, user_id, session_id, last_seq, created_at, "
+	"updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+	"ON CONFLICT (session_key) DO UPDATE SET last_seq = excluded.last_seq",
+    /* an expired session keeps only its sequence counter: Palaver-Session-Seq goes on
+     * increasing when the conversation starts again; the row goes when it is forgotten */
+    [STMT_SESSIONS_EXPIRE] = "UPDATE sessions SET context = NULL, entrypoint = NULL, handover = 0, "
+			     "turns = 0 WHERE endpoint = ?1 AND updated_at < ?2 AND (context IS NOT "
+			     "NULL OR entrypoint IS NOT NULL OR handover != 0 OR turns != 0)",
+    [STMT_SESSIONS_FORGET] = "DELETE FROM sessions WHERE endpoint = ?1 AND updated_at < ?2",
+    [STMT_JOURNAL_PRUNE] = "DELETE FROM journal WHERE state = 1 AND received_at < ?1",
     [STMT_SESSION_LOAD] = "SELECT session_key, endpoint, user_id, session_id, context, "
 			  "entrypoint, handover, last_seq, turns, created_at, updated_at "
 			  "FROM sessions WHERE session_key = ?1",
@@ -193,7 +210,8 @@ static const gchar *const pal_store_sql[N_STMTS] = {
     [STMT_OUTBOX_INSERT] =
 	"INSERT INTO outbox (endpoint, session_key, session_seq, webhook_id, turn_id, turn_index, "
 	"body, created_at, expires_at, attempts, next_attempt_at) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	"ON CONFLICT (webhook_id) DO NOTHING",
     [STMT_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
     [STMT_OUTBOX_UPDATE] = "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
     [STMT_OUTBOX_TO_DEAD] = "INSERT INTO dead_letters (" PAL_OUTBOX_COLS
@@ -231,6 +249,7 @@ typedef enum {
 	OP_DEAD_LIST,
 	OP_DEAD_REPLAY,
 	OP_DEAD_PURGE,
+	OP_SESSIONS_EXPIRE,
 	OP_ENDPOINT_PUT,
 	OP_ENDPOINT_DELETE,
 	OP_ENDPOINTS_LIST,
@@ -825,7 +844,9 @@ pal_store_db_insert_outbox(PalStoreDb *db, PalStoreOutboxRow *row, GError **erro
 	sqlite3_bind_int64(stmt, 11, row->next_attempt_at);
 	if (!pal_store_db_step(db, stmt, "inserting into the outbox", error))
 		return FALSE;
-	row->id = sqlite3_last_insert_rowid(db->db);
+	/* a replayed turn streams the outputs it had stored before the crash again: those are
+	 * in the outbox already (same webhook id) and are delivered from there */
+	row->id = sqlite3_changes(db->db) > 0 ? sqlite3_last_insert_rowid(db->db) : 0;
 	return TRUE;
 }
 
@@ -891,8 +912,8 @@ pal_store_op_turn_commit(PalStoreDb *db, PalStoreOp *op, GError **error)
 		}
 	}
 
-	/* the journal row: exactly once */
-	if (turn->input_id != NULL) {
+	/* the journal row: exactly once, when the turn ends (not for its streamed outputs) */
+	if (turn->input_id != NULL && !turn->partial) {
 		stmt = pal_store_db_stmt(db, STMT_JOURNAL_DONE, error);
 		if (stmt == NULL)
 			return FALSE;
@@ -928,12 +949,31 @@ pal_store_op_turn_commit(PalStoreDb *db, PalStoreOp *op, GError **error)
 		if (!pal_store_db_next_seq(db, session->session_key, &seq, error))
 			return FALSE;
 		for (guint i = 0; i < turn->outbox->len; i++) {
-			PalStoreOutboxRow *row =
+			g_autoptr(PalStoreOutboxRow) row =
 			    pal_store_outbox_row_copy(g_ptr_array_index(turn->outbox, i));
-			g_ptr_array_add(rows, row);
-			row->session_seq = ++seq;
+			row->session_seq = seq + 1;
 			if (!pal_store_db_insert_outbox(db, row, error))
 				return FALSE;
+			if (row->id == 0)
+				continue;
+			seq++;
+			g_ptr_array_add(rows, g_steal_pointer(&row));
+		}
+		if (turn->partial) {
+			stmt = pal_store_db_stmt(db, STMT_SESSION_TOUCH_SEQ, error);
+			if (stmt == NULL)
+				return FALSE;
+			pal_store_bind_text(stmt, 1, session->session_key);
+			pal_store_bind_text(stmt, 2, session->endpoint);
+			pal_store_bind_text(stmt, 3, session->user_id);
+			pal_store_bind_text(stmt, 4, session->session_id);
+			sqlite3_bind_int64(stmt, 5, (sqlite3_int64)seq);
+			sqlite3_bind_int64(stmt, 6, now);
+			if (!pal_store_db_step(db, stmt, "saving the session sequence", error))
+				return FALSE;
+			op->result = g_steal_pointer(&rows);
+			op->result_free = (GDestroyNotify)g_ptr_array_unref;
+			return TRUE;
 		}
 		stmt = pal_store_db_stmt(db, STMT_SESSION_UPSERT, error);
 		if (stmt == NULL)
@@ -1258,6 +1298,8 @@ pal_store_op_dead_replay(PalStoreDb *db, PalStoreOp *op, GError **error)
 		row->expires_at = now + op->ttl;
 		if (!pal_store_db_insert_outbox(db, row, error))
 			return FALSE;
+		if (row->id == 0)
+			g_ptr_array_remove_index(rows, rows->len - 1);
 	}
 	if (current != NULL && !pal_store_db_set_last_seq(db, current, seq, error))
 		return FALSE;
@@ -1278,6 +1320,41 @@ pal_store_op_dead_purge(PalStoreDb *db, PalStoreOp *op, GError **error)
 	if (!pal_store_db_step(db, stmt, "purging dead letters", error))
 		return FALSE;
 	op->count = sqlite3_changes(db->db);
+	return TRUE;
+}
+
+/* retention: the state of sessions of an endpoint not updated since op->ttl (a time), the
+ * rows of those not updated since op->next_attempt_at (a time; 0 = keep), and journal rows
+ * done before op->id (a time; 0 = keep) */
+static gboolean
+pal_store_op_sessions_expire(PalStoreDb *db, PalStoreOp *op, GError **error)
+{
+	sqlite3_stmt *stmt = pal_store_db_stmt(db, STMT_SESSIONS_EXPIRE, error);
+
+	if (stmt == NULL)
+		return FALSE;
+	pal_store_bind_text(stmt, 1, op->str1);
+	sqlite3_bind_int64(stmt, 2, op->ttl);
+	if (!pal_store_db_step(db, stmt, "clearing expired sessions", error))
+		return FALSE;
+	op->count = sqlite3_changes(db->db);
+	if (op->next_attempt_at > 0) {
+		stmt = pal_store_db_stmt(db, STMT_SESSIONS_FORGET, error);
+		if (stmt == NULL)
+			return FALSE;
+		pal_store_bind_text(stmt, 1, op->str1);
+		sqlite3_bind_int64(stmt, 2, op->next_attempt_at);
+		if (!pal_store_db_step(db, stmt, "deleting forgotten sessions", error))
+			return FALSE;
+	}
+	if (op->id > 0) {
+		stmt = pal_store_db_stmt(db, STMT_JOURNAL_PRUNE, error);
+		if (stmt == NULL)
+			return FALSE;
+		sqlite3_bind_int64(stmt, 1, op->id);
+		if (!pal_store_db_step(db, stmt, "pruning the journal", error))
+			return FALSE;
+	}
 	return TRUE;
 }
 
@@ -1373,6 +1450,8 @@ pal_store_op_exec(PalStoreDb *db, PalStoreOp *op, GError **error)
 		return pal_store_op_dead_replay(db, op, error);
 	case OP_DEAD_PURGE:
 		return pal_store_op_dead_purge(db, op, error);
+	case OP_SESSIONS_EXPIRE:
+		return pal_store_op_sessions_expire(db, op, error);
 	case OP_ENDPOINT_PUT:
 		return pal_store_op_endpoint_put(db, op, error);
 	case OP_ENDPOINT_DELETE:
@@ -1544,6 +1623,7 @@ pal_store_op_complete(PalStoreOp *op)
 			op->result_free = NULL;
 			break;
 		case OP_DEAD_PURGE:
+		case OP_SESSIONS_EXPIRE:
 			g_task_return_int(task, op->count);
 			break;
 		case OP_JOURNAL_APPEND:
@@ -1713,6 +1793,7 @@ pal_store_sqlite_turn_commit_async(PalStore *store,
 						 user_data);
 	op->turn = pal_store_turn_new(turn->input_id, turn->session);
 	pal_store_turn_set_profile(op->turn, turn->profile);
+	op->turn->partial = turn->partial;
 	for (guint i = 0; i < turn->outbox->len; i++)
 		pal_store_turn_add_outbox(op->turn,
 					  pal_store_outbox_row_copy(g_ptr_array_index(turn->outbox, i)));
@@ -1900,6 +1981,30 @@ pal_store_sqlite_dead_letters_replay_async(PalStore *store,
 }
 
 static void
+pal_store_sqlite_sessions_expire_async(PalStore *store,
+				       const gchar *endpoint,
+				       gint64 updated_before,
+				       gint64 forget_before,
+				       gint64 journal_done_before,
+				       GCancellable *cancellable,
+				       GAsyncReadyCallback callback,
+				       gpointer user_data)
+{
+	PalStoreSqlite *self = PAL_STORE_SQLITE(store);
+	PalStoreOp *op = pal_store_sqlite_op_new(self,
+						 OP_SESSIONS_EXPIRE,
+						 pal_store_sessions_expire_async,
+						 cancellable,
+						 callback,
+						 user_data);
+	op->str1 = g_strdup(endpoint);
+	op->ttl = updated_before;
+	op->next_attempt_at = forget_before;
+	op->id = journal_done_before;
+	pal_store_sqlite_submit(self, op);
+}
+
+static void
 pal_store_sqlite_dead_letters_purge_async(PalStore *store,
 					  const gchar *endpoint,
 					  const gchar *session_key,
@@ -2053,6 +2158,7 @@ pal_store_sqlite_iface_init(PalStoreInterface *iface)
 	iface->dead_letters_list_async = pal_store_sqlite_dead_letters_list_async;
 	iface->dead_letters_replay_async = pal_store_sqlite_dead_letters_replay_async;
 	iface->dead_letters_purge_async = pal_store_sqlite_dead_letters_purge_async;
+	iface->sessions_expire_async = pal_store_sqlite_sessions_expire_async;
 	iface->endpoint_put_async = pal_store_sqlite_endpoint_put_async;
 	iface->endpoint_delete_async = pal_store_sqlite_endpoint_delete_async;
 	iface->endpoints_list_async = pal_store_sqlite_endpoints_list_async;

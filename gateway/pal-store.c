@@ -540,6 +540,34 @@ pal_store_dead_letters_purge_finish(PalStore *self, GAsyncResult *result, GError
 }
 
 void
+pal_store_sessions_expire_async(PalStore *self,
+				const gchar *endpoint,
+				gint64 updated_before,
+				gint64 forget_before,
+				gint64 journal_done_before,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data)
+{
+	g_return_if_fail(PAL_IS_STORE(self));
+	PAL_STORE_GET_IFACE(self)->sessions_expire_async(self,
+							 endpoint,
+							 updated_before,
+							 forget_before,
+							 journal_done_before,
+							 cancellable,
+							 callback,
+							 user_data);
+}
+
+gssize
+pal_store_sessions_expire_finish(PalStore *self, GAsyncResult *result, GError **error)
+{
+	PAL_STORE_FINISH_CHECK(pal_store_sessions_expire_async, -1);
+	return g_task_propagate_int(G_TASK(result), error);
+}
+
+void
 pal_store_endpoint_put_async(PalStore *self,
 			     const gchar *name,
 			     const gchar *json,

@@ -134,6 +134,10 @@ typedef struct {
 	PalStoreSession *session; /* upserted; NULL = none (then @outbox must be empty) */
 	gchar *profile;		  /* contact profile JSON of (session endpoint, user); NULL = unchanged */
 	GPtrArray *outbox;	  /* PalStoreOutboxRow*, in delivery order */
+	/* outputs streamed before the turn ends: only the outbox rows (those whose webhook id
+	 * is not there yet) and the session's last_seq are written; journal, session state and
+	 * profile wait for the turn's last commit */
+	gboolean partial;
 } PalStoreTurn;
 
 PalStoreTurn *
@@ -262,6 +266,14 @@ struct _PalStoreInterface {
 				     GCancellable *cancellable,
 				     GAsyncReadyCallback callback,
 				     gpointer user_data);
+	void (*sessions_expire_async)(PalStore *self,
+				      const gchar *endpoint,
+				      gint64 updated_before,
+				      gint64 forget_before,
+				      gint64 journal_done_before,
+				      GCancellable *cancellable,
+				      GAsyncReadyCallback callback,
+				      gpointer user_data);
 	gboolean (*check)(PalStore *self, GError **error);
 	void (*close)(PalStore *self);
 
@@ -439,6 +451,25 @@ pal_store_dead_letters_purge_finish(PalStore *self, GAsyncResult *result, GError
 /* --- runtime endpoints --- */
 
 /* inserts or replaces (created_at is kept) */
+/* --- retention --- */
+
+/* clears the state (context, entry point, handover, turns) of the sessions of @endpoint last
+ * updated before @updated_before (real time, µs), keeping their sequence counter; deletes the
+ * rows of those last updated before @forget_before (0 = none); and, when
+ * @journal_done_before > 0, deletes the journal rows of finished turns received before it.
+ * Returns the number of sessions cleared. */
+void
+pal_store_sessions_expire_async(PalStore *self,
+				const gchar *endpoint,
+				gint64 updated_before,
+				gint64 forget_before,
+				gint64 journal_done_before,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data);
+gssize
+pal_store_sessions_expire_finish(PalStore *self, GAsyncResult *result, GError **error);
+
 void
 pal_store_endpoint_put_async(PalStore *self,
 			     const gchar *name,

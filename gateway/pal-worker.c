@@ -583,6 +583,7 @@ pal_worker_setup(PalWorker *self, GError **error)
 					  pal_config_get_request_timeout(config));
 	pal_delivery_set_backlog(self->delivery, pal_daemon_get_backlog(self->daemon));
 	pal_pipeline_set_backlog(self->pipeline, pal_daemon_get_backlog(self->daemon));
+	pal_pipeline_set_profiles(self->pipeline, pal_daemon_get_profiles(self->daemon));
 	for (guint i = 0; self->listen[i] != NULL; i++) {
 		g_autofree gchar *host = NULL;
 		g_autofree gchar *addr = NULL;

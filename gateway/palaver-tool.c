@@ -10,6 +10,7 @@
 
 #include "pal-receiver.h"
 #include "pal-tool-dead-letters.h"
+#include "pal-tool-flow.h"
 
 /*
  * palaver-tool: the offline companion of palaverd. Each subcommand is one entry of the table
@@ -35,6 +36,8 @@ static const PalToolCommand pal_tool_commands[] = {
     {"dead-letters",
      N_("List, replay or purge the dead letters of a stopped palaverd"),
      pal_tool_dead_letters},
+    {"flow", N_("Check flow files: flow check FILE…"), pal_tool_flow},
+    {"chat", N_("Chat with a flow or an endpoint's flow in the terminal"), pal_tool_chat},
 };
 
 /* ---------------------------------------------------------------------------------------- */

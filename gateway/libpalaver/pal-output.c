@@ -142,3 +142,63 @@ pal_output_set_body(PalOutput *self, JsonNode *body)
 	g_clear_pointer(&self->body, json_node_unref);
 	self->body = body != NULL ? json_node_copy(body) : NULL;
 }
+
+/* @object's member @name as an object, replacing whatever else is there */
+static JsonObject *
+pal_output_object_member(JsonObject *object, const gchar *name)
+{
+	JsonNode *node = json_object_get_member(object, name);
+
+	if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node))
+		json_object_set_object_member(object, name, json_object_new());
+	return json_object_get_object_member(object, name);
+}
+
+/**
+ * pal_output_add_quick_replies:
+ * @titles: (array zero-terminated=1): what the buttons say
+ * @payloads: (array zero-terminated=1) (nullable): what a tap sends back; NULL or a shorter
+ *   array = the title
+ *
+ * Adds the quick replies of the wire contract to the output's data (created when missing):
+ * `data._cognigy._default._quickReplies = {type: "quick_replies", text, quickReplies:
+ * [{id, contentType: "postback", title, payload}]}`, with the output's text and ids 1, 2, …
+ * Nothing happens for an empty @titles.
+ */
+void
+pal_output_add_quick_replies(PalOutput *self,
+			     const gchar *const *titles,
+			     const gchar *const *payloads)
+{
+	JsonObject *cognigy, *def, *quick;
+	JsonArray *replies;
+	gboolean more_payloads = payloads != NULL;
+
+	g_return_if_fail(PAL_IS_OUTPUT(self));
+	if (titles == NULL || titles[0] == NULL)
+		return;
+	if (self->data == NULL)
+		self->data = json_object_new();
+	cognigy = pal_output_object_member(self->data, "_cognigy");
+	def = pal_output_object_member(cognigy, "_default");
+	quick = json_object_new();
+	replies = json_array_new();
+	json_object_set_string_member(quick, "type", "quick_replies");
+	json_object_set_string_member(quick, "text", self->text != NULL ? self->text : "");
+	for (guint i = 0; titles[i] != NULL; i++) {
+		JsonObject *reply = json_object_new();
+		const gchar *payload = titles[i];
+
+		if (more_payloads && payloads[i] != NULL)
+			payload = payloads[i];
+		else
+			more_payloads = FALSE;
+		json_object_set_int_member(reply, "id", i + 1);
+		json_object_set_string_member(reply, "contentType", "postback");
+		json_object_set_string_member(reply, "title", titles[i]);
+		json_object_set_string_member(reply, "payload", payload);
+		json_array_add_object_element(replies, reply);
+	}
+	json_object_set_array_member(quick, "quickReplies", replies);
+	json_object_set_object_member(def, "_quickReplies", quick);
+}

@@ -50,5 +50,9 @@ JsonNode *
 pal_output_get_body(PalOutput *self);
 void
 pal_output_set_body(PalOutput *self, JsonNode *body);
+void
+pal_output_add_quick_replies(PalOutput *self,
+			     const gchar *const *titles,
+			     const gchar *const *payloads);
 
 G_END_DECLS

@@ -11,6 +11,8 @@
 #include "pal-extension.h"
 #include "pal-flow.h"
 #include "pal-handover.h"
+#include "pal-json-util.h"
+#include "pal-lua.h"
 #include "pal-message.h"
 #include "pal-nlu-result.h"
 #include "pal-nlu.h"

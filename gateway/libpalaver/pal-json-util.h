@@ -5,7 +5,8 @@
 
 G_BEGIN_DECLS
 
-/* small helpers shared by the endpoint loader and the HTTP ingress */
+/* JSON helpers for the gateway and plugins: bounded parsing of untrusted text, deep copies,
+ * and the JSON paths and value descriptions that error messages use */
 
 /* refuses @data when its JSON nesting (arrays and objects) is deeper than @max_depth,
  * without parsing it: json-glib 1.6 recurses and crashes on deep input (PLATFORM-NOTES 13) */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "pal-json-util.h"
-#include "palaver.h"
+#include "pal-error.h"
 
 /* line and column (both from 1, the column in bytes like json-glib's messages) of @offset */
 static void
