@@ -874,6 +874,407 @@ test_limits_garbage(void)
 	g_assert_cmpfloat(json_node_get_double(count), <, 4096);
 }
 
+/* ---- pattern matching (pal-lua-pattern.c) ---- */
+
+/* patterns that backtrack for seconds to minutes in the stock library: each stops on the
+ * default budget within milliseconds */
+static const gchar *const pattern_bombs[] = {
+    "return ('a'):rep(10000):find('.-b')",
+    "return ('a'):rep(1000):find('.-.-b')",
+    "return ('a'):rep(300):find('.-.-.-b')",
+    "return string.find(('a'):rep(300), '.-.-.-b')",
+    "return string.match(('a'):rep(300), '.-.-.-b')",
+    "return ('a'):rep(300):match('(.-)(.-)(.-)b')",
+    "return string.gsub(('a'):rep(300), '.-.-.-b', '')",
+    "for x in string.gmatch(('a'):rep(300), '.-.-.-b') do end",
+    "return ('a'):rep(300):find('.*.*.*b')",
+    /* work that is not backtracking: long bracket classes, %b, back references */
+    "return ('x'):rep(100000):find('[' .. ('a'):rep(100000) .. ']')",
+    "return ('('):rep(100000):find('%b()')",
+    "return ('a'):rep(20000):find('(a*)%1b')",
+};
+
+static void
+test_pattern_budget(void)
+{
+	g_autoptr(PalLua) lua = pal_lua_new();
+
+	for (guint i = 0; i < G_N_ELEMENTS(pattern_bombs); i++) {
+		g_autoptr(GTimer) timer = g_timer_new();
+		g_autofree gchar *msg = NULL;
+		gdouble elapsed;
+
+		msg = chunk_error(lua, pattern_bombs[i], "instruction budget of 1000000 exceeded");
+		elapsed = g_timer_elapsed(timer, NULL);
+		g_test_message("%s → %s in %.3f s", pattern_bombs[i], msg, elapsed);
+		g_assert_cmpstr(msg, ==, NAME ":1: instruction budget of 1000000 exceeded");
+		g_assert_cmpfloat(elapsed, <, 1.0);
+		/* and the sandbox works on */
+		assert_expr(lua, "('a'):rep(300):find('a-b')", "(nil)");
+		assert_expr(lua, "('key=value'):match('^(%w+)=')", "\"key\"");
+	}
+	/* where the script is when the budget runs out */
+	assert_chunk_fails(lua,
+			   "local s = ('a'):rep(1000)\n\nlocal i = s:find('.-.-b')",
+			   NAME ":3: instruction budget of 1000000 exceeded");
+}
+
+/* the end of the budget inside a match is not the script's to catch */
+static void
+test_pattern_pcall(void)
+{
+	g_autoptr(PalLua) lua = pal_lua_new();
+	const gchar *codes[] = {
+	    "local ok, e = pcall(string.find, ('a'):rep(10000), '.-b') return 'survived'",
+	    "local ok, e = pcall(function() return ('a'):rep(300):find('.-.-.-b') end) return "
+	    "'survived'",
+	    "while true do pcall(string.match, ('a'):rep(1000), '.-.-b') end",
+	    "local ok = xpcall(string.gsub, function(e) return e end, ('a'):rep(300), "
+	    "'.-.-.-b', '') return 'survived'",
+	    "local ok, e = pcall(string.gsub, 'abc', '%w', function(c) "
+	    "return ('a'):rep(300):match('.-.-.-b') end) return 'survived'",
+	    "local ok, e = pcall(function() for x in ('a'):rep(300):gmatch('.-.-.-b') do end end) "
+	    "return 'survived'",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(codes); i++) {
+		g_autoptr(GTimer) timer = g_timer_new();
+
+		assert_chunk_fails(lua, codes[i], "instruction budget of 1000000 exceeded");
+		g_assert_cmpfloat(g_timer_elapsed(timer, NULL), <, 1.0);
+		assert_chunk(lua, "local ok, e = pcall(string.find, 'a', '%') return e",
+			     "\"malformed pattern (ends with '%')\"");
+	}
+}
+
+/* matching and the script's own instructions share one budget per evaluation */
+static void
+test_pattern_shared_budget(void)
+{
+	g_autoptr(PalLua) lua = pal_lua_new();
+	g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func(g_free);
+	Recorder rec = {.calls = calls};
+	/* about 500 steps per search, a few instructions around it */
+	guint searches = compile_chunk(
+	    lua, "local s = ('a'):rep(30) for i = 1, 100 do s:find('.-b') end return 'done'");
+	/* about 500,000 steps */
+	guint inner = compile_expr(lua, "('a'):rep(1000):find('.-b') == nil");
+	g_autofree gchar *once = g_strdup_printf("return api.nested(%u)", inner);
+	g_autofree gchar *thrice =
+	    g_strdup_printf("return api.nested(%u) and api.nested(%u) and api.nested(%u)",
+			    inner,
+			    inner,
+			    inner);
+
+	pal_lua_set_limits(lua, 100000, 0);
+	for (guint i = 0; i < 5; i++) {
+		g_autofree gchar *got = eval_text(lua, searches);
+		g_assert_cmpstr(got, ==, "\"done\"");
+	}
+	pal_lua_set_limits(lua, 20000, 0);
+	assert_chunk_fails(lua,
+			   "local s = ('a'):rep(30) for i = 1, 100 do s:find('.-b') end",
+			   "instruction budget of 20000 exceeded");
+	/* and a nested evaluation spends the outer one's */
+	pal_lua_set_limits(lua, 1000000, 0);
+	pal_lua_add_function(lua, "api", "nested", nested_cb, &rec);
+	assert_chunk(lua, once, "true");
+	assert_chunk_fails(lua, thrice, "instruction budget of 1000000 exceeded");
+	g_assert_cmpuint(rec.nested, ==, 3);
+	assert_chunk(lua, once, "true");
+	/* without a budget, a match runs to its end */
+	pal_lua_set_limits(lua, 0, 0);
+	assert_expr(lua, "('a'):rep(3000):find('.-b')", "(nil)");
+	assert_expr(lua, "('a'):rep(3000):find('.-a$')", "1");
+}
+
+/* what Lua 5.4.4 (lua5.4) gives for the same expressions */
+typedef struct {
+	const gchar *expr;
+	const gchar *expected; /* the results through show() */
+} PatternCheck;
+
+static const PatternCheck pattern_checks[] = {
+    {"string.find('hello world', 'o w')",
+     "5,7"},
+    {"string.find('hello world', 'o', 6)",
+     "8,8"},
+    {"string.find('hello world', 'l', -3)",
+     "10,10"},
+    {"string.find('hello world', 'xyz')",
+     "nil"},
+    {"string.find('a.b', '.')",
+     "1,1"},
+    {"string.find('a.b', '.', 1, true)",
+     "2,2"},
+    {"string.find('a+b(c', '+b(', 1, true)",
+     "2,4"},
+    {"string.find('abc', 'b', nil, true)",
+     "2,2"},
+    {"string.find('abc', 'b', 10)",
+     "nil"},
+    {"string.find('abc', '', 4)",
+     "4,3"},
+    {"string.find('abc', '', 5)",
+     "nil"},
+    {"string.find('abc', '', -10)",
+     "1,0"},
+    {"('hello'):find('l+')",
+     "3,4"},
+    {"string.find('key = value', '(%w+)%s*=%s*(%w+)')",
+     "1,11,\"key\",\"value\""},
+    {"string.find('abc', '()b()')",
+     "2,2,2,3"},
+    {"string.find('a\\0b', '%z')",
+     "2,2"},
+    {"string.find('a\\0b', '\\0b', 1, true)",
+     "2,3"},
+    {"string.find('aXb', '%u')",
+     "2,2"},
+    {"string.match('2024-01-15', '(%d+)-(%d+)-(%d+)')",
+     "\"2024\",\"01\",\"15\""},
+    {"('x=1'):match('(%w)=(%d)')",
+     "\"x\",\"1\""},
+    {"string.match('hello', '()ll()')",
+     "3,5"},
+    {"string.match('  trim me  ', '^%s*(.-)%s*$')",
+     "\"trim me\""},
+    {"string.match('abc', '^b')",
+     "nil"},
+    {"string.match('abc', '^a')",
+     "\"a\""},
+    {"string.match('abc', 'c$')",
+     "\"c\""},
+    {"string.match('a$c', '$c')",
+     "\"$c\""},
+    {"string.match('hello world', '%a+', 6)",
+     "\"world\""},
+    {"string.match('hello world', '%a+', -5)",
+     "\"world\""},
+    {"string.match('x = (a(b)c) y', '%b()')",
+     "\"(a(b)c)\""},
+    {"string.match('if [[x]] then', '%b[]')",
+     "\"[[x]]\""},
+    {"string.match('(unbalanced', '%b()')",
+     "nil"},
+    {"string.match('THE (quick) fox', '%f[%a]%a+%f[%A]', 5)",
+     "\"quick\""},
+    {"string.match('hello world', '%f[%w]%w+$')",
+     "\"world\""},
+    {"string.match('abab', '(ab)%1')",
+     "\"ab\""},
+    {"string.match('abba', '(a)(b)%2%1')",
+     "\"a\",\"b\""},
+    {"string.match('[x]', '[%[]')",
+     "\"[\""},
+    {"string.match('a-b', '[a-]+')",
+     "\"a-\""},
+    {"string.match('x-y', '[^%w]')",
+     "\"-\""},
+    {"string.match('k3y_9', '^[%a_][%w_]*$')",
+     "\"k3y_9\""},
+    {"string.match('value: 0x1F;', '0x(%x+)')",
+     "\"1F\""},
+    {"string.match(' x', '%S')",
+     "\"x\""},
+    {"string.match('a.b', '%.')",
+     "\".\""},
+    {"string.match('aaa', 'a-b')",
+     "nil"},
+    {"string.match('aaab', 'a-b')",
+     "\"aaab\""},
+    {"string.match('aaab', 'a*')",
+     "\"aaa\""},
+    {"string.match('aaab', 'a+b')",
+     "\"aaab\""},
+    {"string.match('b', 'a?b')",
+     "\"b\""},
+    {"string.match('abc', '.-')",
+     "\"\""},
+    {"string.match('f(a,b)', '%((.-)%)')",
+     "\"a,b\""},
+    {"string.match('hello', '(h)(e)(l)(l)(o)')",
+     "\"h\",\"e\",\"l\",\"l\",\"o\""},
+    {"string.match('date: 5/6', '((%d+)/(%d+))')",
+     "\"5/6\",\"5\",\"6\""},
+    {"string.match('tab\\there', '%c')",
+     "\"\\9\""},
+    {"string.match('a,b;c', '%p')",
+     "\",\""},
+    {"string.match('', '.*')",
+     "\"\""},
+    {"string.match('', '^$')",
+     "\"\""},
+    {"string.match('x', '')",
+     "\"\""},
+    {"(function() local t = {} for k, v in string.gmatch('a=1, b=2, c=3', '(%w+)=(%w+)') do t[#t + 1] = k .. v end return table.concat(t, ';') end)()",
+     "\"a1;b2;c3\""},
+    {"(function() local t = {} for w in ('one two  three'):gmatch('%a+') do t[#t + 1] = w end return table.concat(t, '|') end)()",
+     "\"one|two|three\""},
+    {"(function() local n = 0 for w in ('abc'):gmatch('x*') do n = n + 1 end return n end)()",
+     "4"},
+    {"(function() local t = {} for w in string.gmatch('abcabc', 'a.', 2) do t[#t + 1] = w end return table.concat(t, '|') end)()",
+     "\"ab\""},
+    {"(function() local n = 0 for w in ('^a^a'):gmatch('^a') do n = n + 1 end return n end)()",
+     "2"},
+    {"(function() local t = {} for p in ('abc'):gmatch('()') do t[#t + 1] = p end return table.concat(t, ',') end)()",
+     "\"1,2,3,4\""},
+    {"(function() local t = {} for a, p in ('x1y22z333'):gmatch('(%d+)()') do t[#t + 1] = a .. '@' .. p end return table.concat(t, ',') end)()",
+     "\"1@3,22@6,333@10\""},
+    {"string.gsub('hello world', 'o', '0')",
+     "\"hell0 w0rld\",2"},
+    {"string.gsub('hello world', '(%w+)', '<%1>')",
+     "\"<hello> <world>\",2"},
+    {"string.gsub('hello world', '%w+', '%0 %0', 1)",
+     "\"hello hello world\",1"},
+    {"string.gsub('one two', '(%w+) (%w+)', '%2 %1')",
+     "\"two one\",1"},
+    {"string.gsub('abc', '', '-')",
+     "\"-a-b-c-\",4"},
+    {"string.gsub('abc', 'x*', '-')",
+     "\"-a-b-c-\",4"},
+    {"string.gsub('$name is $age', '%$(%w+)', {name = 'Ann', age = 42})",
+     "\"Ann is 42\",2"},
+    {"string.gsub('$x and $y', '%$(%w+)', {x = '1'})",
+     "\"1 and $y\",2"},
+    {"string.gsub('a b c', '%w', function(c) return c:upper() end)",
+     "\"A B C\",3"},
+    {"string.gsub('a b c', '%w', function(c) if c == 'b' then return false end return c .. c end)",
+     "\"aa b cc\",3"},
+    {"string.gsub('a b', '%w', function() end)",
+     "\"a b\",2"},
+    {"string.gsub('k=v', '(%w)=(%w)', function(k, v) return v .. '=' .. k end)",
+     "\"v=k\",1"},
+    {"string.gsub('abc', '%w', '%%')",
+     "\"%%%\",3"},
+    {"string.gsub('hello', '^h', 'H')",
+     "\"Hello\",1"},
+    {"string.gsub('hello hello', '^hello', 'X')",
+     "\"X hello\",1"},
+    {"string.gsub('hello', 'o$', 'O')",
+     "\"hellO\",1"},
+    {"string.gsub('abc', '()', '%1')",
+     "\"1a2b3c4\",4"},
+    {"string.gsub('x', 'x', 5)",
+     "\"5\",1"},
+    {"string.gsub('abc', 'b', '%0%0', 0)",
+     "\"abc\",0"},
+    {"string.gsub('aaa', 'a', 'b', 2)",
+     "\"bba\",2"},
+    {"string.gsub('aaa', 'a', 'b', -1)",
+     "\"aaa\",0"},
+    {"string.gsub('f(x) g(y)', '%b()', '[]')",
+     "\"f[] g[]\",2"},
+    {"string.gsub('THE (quick) fox', '%f[%a]%a+', 'W')",
+     "\"W (W) W\",3"},
+    {"string.gsub('x', 'x', '%%1')",
+     "\"%1\",1"},
+    {"('abc'):gsub('b', 'B')",
+     "\"aBc\",1"},
+    {"pcall(string.find, 'a', '%')",
+     "false,\"malformed pattern (ends with '%')\""},
+    {"pcall(string.find, 'a', '[a')",
+     "false,\"malformed pattern (missing ']')\""},
+    {"pcall(string.find, 'a', '[')",
+     "false,\"malformed pattern (missing ']')\""},
+    {"pcall(string.match, 'a', '%f')",
+     "false,\"missing '[' after '%f' in pattern\""},
+    {"pcall(string.match, 'a', '%fa')",
+     "false,\"missing '[' after '%f' in pattern\""},
+    {"pcall(string.find, 'a', '%b')",
+     "false,\"malformed pattern (missing arguments to '%b')\""},
+    {"pcall(string.find, 'a', '%ba')",
+     "false,\"malformed pattern (missing arguments to '%b')\""},
+    {"pcall(string.match, 'a', '(a')",
+     "false,\"unfinished capture\""},
+    {"pcall(string.match, 'a', 'a)')",
+     "false,\"invalid pattern capture\""},
+    {"pcall(string.match, 'aa', '(a)%2')",
+     "false,\"invalid capture index %2\""},
+    {"pcall(string.match, 'aa', '%1')",
+     "false,\"invalid capture index %1\""},
+    {"pcall(string.match, 'aa', '(a%1)')",
+     "false,\"invalid capture index %1\""},
+    {"pcall(string.gsub, 'abc', '(a)', '%2')",
+     "false,\"invalid capture index %2\""},
+    {"pcall(string.gsub, 'abc', 'a', '%2')",
+     "false,\"invalid capture index %2\""},
+    {"pcall(string.gsub, 'abc', 'a', '%x')",
+     "false,\"invalid use of '%' in replacement string\""},
+    {"pcall(string.gsub, 'abc', '.', {a = 1, b = true})",
+     "false,\"invalid replacement value (a boolean)\""},
+    {"pcall(string.gsub, 'abc', '.', function() return {} end)",
+     "false,\"invalid replacement value (a table)\""},
+    {"pcall(string.gsub, 'abc', '.')",
+     "false,\"bad argument #3 to 'string.gsub' (string/function/table expected, got no value)\""},
+    {"pcall(string.gsub, 'abc', '.', true)",
+     "false,\"bad argument #3 to 'string.gsub' (string/function/table expected, got boolean)\""},
+    {"pcall(string.find, {}, 'a')",
+     "false,\"bad argument #1 to 'string.find' (string expected, got table)\""},
+    {"pcall(string.match, 'a')",
+     "false,\"bad argument #2 to 'string.match' (string expected, got no value)\""},
+    {"pcall(string.gmatch, 'a')",
+     "false,\"bad argument #2 to 'string.gmatch' (string expected, got no value)\""},
+    {"pcall(string.find, 'a', 'a', 'x')",
+     "false,\"bad argument #3 to 'string.find' (number expected, got string)\""},
+    {"pcall(string.find, ('a'):rep(40), ('(a)'):rep(33))",
+     "false,\"too many captures\""},
+    {"pcall(string.match, ('a'):rep(250), ('a?'):rep(250))",
+     "false,\"pattern too complex\""},
+    {"pcall(string.gsub, 'abc', '.', '%', 1)",
+     "false,\"invalid use of '%' in replacement string\""},
+};
+
+#define PATTERN_SHOW                                                                           \
+	"local function show(...)\n"                                                           \
+	"  local t = table.pack(...)\n"                                                        \
+	"  local out = {}\n"                                                                   \
+	"  for i = 1, t.n do\n"                                                                \
+	"    local v = t[i]\n"                                                                 \
+	"    out[i] = type(v) == 'string' and string.format('%q', v) or tostring(v)\n"         \
+	"  end\n"                                                                              \
+	"  return table.concat(out, ',')\n"                                                    \
+	"end\n"
+
+static void
+test_pattern_semantics(void)
+{
+	g_autoptr(PalLua) lua = pal_lua_new();
+	g_autofree gchar *msg = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(pattern_checks); i++) {
+		g_autofree gchar *code =
+		    g_strconcat(PATTERN_SHOW "return show(", pattern_checks[i].expr, ")", NULL);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(JsonNode) result = NULL;
+
+		if (!pal_lua_eval(lua, compile_chunk(lua, code), &result, NULL, &error))
+			g_error("%s: %s", pattern_checks[i].expr, error->message);
+		g_assert_nonnull(result);
+		if (g_strcmp0(json_node_get_string(result), pattern_checks[i].expected) != 0)
+			g_error("%s gives %s, Lua 5.4 %s",
+				pattern_checks[i].expr,
+				json_node_get_string(result),
+				pattern_checks[i].expected);
+	}
+	/* one set of functions for string.find(s, p) and s:find(p) */
+	assert_expr(lua,
+		    "('').find == string.find and ('').match == string.match and "
+		    "('').gmatch == string.gmatch and ('').gsub == string.gsub",
+		    "true");
+	/* errors outside pcall carry the chunk's name and line */
+	assert_chunk_fails(
+	    lua, "local s = 'x'\nreturn s:find('%')", NAME ":2: malformed pattern (ends with '%')");
+	assert_chunk_fails(lua,
+			   "return string.match('x', '%f')",
+			   NAME ":1: missing '[' after '%f' in pattern");
+	msg = chunk_error(lua, "return ('x'):gsub('(x)', '%2')", "invalid capture index");
+	g_assert_cmpstr(msg, ==, NAME ":1: invalid capture index %2");
+	g_clear_pointer(&msg, g_free);
+	msg = chunk_error(lua, "for w in ('x'):gmatch('(') do end", "unfinished capture");
+	g_assert_cmpstr(msg, ==, NAME ":1: unfinished capture");
+}
+
 /* ---- escape attempts ---- */
 
 typedef struct {
@@ -1041,6 +1442,10 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/lua/limits/memory", test_limits_memory);
 	g_test_add_func("/palaver/lua/limits/small", test_limits_small);
 	g_test_add_func("/palaver/lua/limits/garbage", test_limits_garbage);
+	g_test_add_func("/palaver/lua/pattern/budget", test_pattern_budget);
+	g_test_add_func("/palaver/lua/pattern/pcall", test_pattern_pcall);
+	g_test_add_func("/palaver/lua/pattern/shared-budget", test_pattern_shared_budget);
+	g_test_add_func("/palaver/lua/pattern/semantics", test_pattern_semantics);
 	for (guint i = 0; i < G_N_ELEMENTS(escapes); i++) {
 		g_autofree gchar *path = g_strdup_printf("/palaver/lua/escape/%s", escapes[i].path);
 		g_test_add_data_func(path, &escapes[i], test_escape);

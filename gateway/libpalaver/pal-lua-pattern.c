@@ -21,8 +21,8 @@
  *  - reprepstate() resets matchdepth, which an error inside a gmatch iterator caught by pcall
  *    would otherwise leave lowered for the iterator's next calls;
  *  - Lua-internal macros it needs (l_unlikely, lua_assert) are defined here;
- *  - pal_lua_pattern_register() installs the four functions (instead of luaopen_string());
- *  - casts where the project's warning flags want them.
+ *  - pal_lua_pattern_register() installs the four functions (instead of luaopen_string()).
+ * The code compiles with the project's warning flags as it is: no casts were needed.
  * The recursion depth stays bounded by MAXCCALLS (200, "pattern too complex") as upstream.
  *
  * Lua's copyright and licence notice (from lua.h), which covers this file:
@@ -367,9 +367,9 @@ static const char *match_capture (MatchState *ms, const char *s, int l) {
   size_t len;
   l = check_capture(ms, l);
   len = ms->capture[l].len;
-  pal_step_bytes(ms, len);  /* PAL */
   if ((size_t)(ms->src_end-s) >= len &&
-      memcmp(ms->capture[l].init, s, len) == 0)
+      (pal_step_bytes(ms, len),  /* PAL */
+       memcmp(ms->capture[l].init, s, len) == 0))
     return s+len;
   else return NULL;
 }
@@ -583,8 +583,8 @@ static int str_find_aux (lua_State *L, int find) {
   if (find && (lua_toboolean(L, 4) || nospecials(p, lp))) {
     /* do a plain search */
     const char *s2 = lmemfind(s + init, ls - init, p, lp);
-    /* PAL: the pattern was scanned for specials, the subject up to the end
-       of the match */
+    /* PAL: a step per PAL_BYTES_PER_STEP bytes of the pattern (scanned
+       for specials) and of the subject up to the end of the match */
     pal_lua_charge_steps(L, (lp + (s2 ? (size_t)(s2 - s) + lp : ls) - init) /
                             PAL_BYTES_PER_STEP);
     if (s2) {
