@@ -63,6 +63,7 @@ struct _PalPipeline {
 	guint turn_timeout_s;
 	GHashTable *lanes; /* key → PalLane */
 	GHashTable *flows; /* PalEndpoint* → PalFlow* (per worker instances) */
+	GHashTable *nlus;  /* PalEndpoint* → PalNlu* (per worker instances) */
 	GHashTable *runs;  /* PalRun* not yet called back */
 	GSource *sweep;
 	gboolean shut_down;
@@ -442,27 +443,39 @@ pal_lane_unref(PalLane *lane)
 }
 
 /* a plugin instance per endpoint and worker, created on first use */
+static GObject *
+pal_pipeline_get_extension(PalPipeline *self,
+			   GHashTable *cache,
+			   PalPluginKind kind,
+			   const gchar *type,
+			   JsonObject *options,
+			   PalEndpoint *endpoint,
+			   GError **error)
+{
+	GObject *obj = g_hash_table_lookup(cache, endpoint);
+	g_autoptr(JsonObject) copy = NULL;
+
+	if (obj != NULL)
+		return g_object_ref(obj);
+	/* a private copy: json-glib reference counts are not thread-safe */
+	copy = pal_json_object_deep_copy(options);
+	obj = pal_plugin_registry_create(self->registry, kind, type, pal_endpoint_get_info(endpoint), copy, error);
+	if (obj == NULL)
+		return NULL;
+	g_hash_table_insert(cache, g_object_ref(endpoint), obj);
+	return g_object_ref(obj);
+}
+
 static PalFlow *
 pal_pipeline_get_flow(PalPipeline *self, PalEndpoint *endpoint, GError **error)
 {
-	PalFlow *flow = g_hash_table_lookup(self->flows, endpoint);
-	g_autoptr(JsonObject) options = NULL;
-	GObject *obj;
-
-	if (flow != NULL)
-		return g_object_ref(flow);
-	/* a private copy: json-glib reference counts are not thread-safe */
-	options = pal_json_object_deep_copy(pal_endpoint_get_flow_options(endpoint));
-	obj = pal_plugin_registry_create(self->registry,
-					 PAL_PLUGIN_KIND_FLOW,
-					 pal_endpoint_get_flow_type(endpoint),
-					 pal_endpoint_get_info(endpoint),
-					 options,
-					 error);
-	if (obj == NULL)
-		return NULL;
-	g_hash_table_insert(self->flows, g_object_ref(endpoint), obj);
-	return g_object_ref(PAL_FLOW(obj));
+	return PAL_FLOW(pal_pipeline_get_extension(self,
+						   self->flows,
+						   PAL_PLUGIN_KIND_FLOW,
+						   pal_endpoint_get_flow_type(endpoint),
+						   pal_endpoint_get_flow_options(endpoint),
+						   endpoint,
+						   error));
 }
 
 static void
@@ -666,6 +679,86 @@ pal_lane_refresh_profile(PalLane *lane)
 }
 
 static void
+pal_run_start_flow(PalRun *run)
+{
+	g_autoptr(PalTurn) turn = pal_turn_new(pal_endpoint_get_info(run->job->endpoint),
+					       run->lane->session,
+					       run->job->message,
+					       pal_pipeline_emit_cb,
+					       run,
+					       NULL);
+
+	pal_flow_run_async(run->flow, turn, run->cancellable, pal_lane_flow_run_cb, run);
+}
+
+static void
+pal_run_nlu_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalRun *run = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PalNluResult) result = pal_nlu_parse_finish(PAL_NLU(source), res, &error);
+
+	if (run->abandoned) {
+		/* the deadline passed meanwhile: the turn is over without its flow */
+		g_hash_table_remove(run->self->runs, run);
+		g_atomic_int_add(&run->self->running, -1);
+		pal_run_free(run);
+		return;
+	}
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		/* shutdown: the turn is not run (its journal entry runs it at the next start) */
+		g_hash_table_remove(run->self->runs, run);
+		g_atomic_int_add(&run->self->running, -1);
+		pal_lane_turn_done(run->lane, run);
+		pal_run_free(run);
+		return;
+	}
+	if (result != NULL)
+		pal_message_set_nlu_result(run->job->message, result);
+	else
+		/* the message goes on without an intent */
+		g_message("endpoint %s: NLU %s failed: %s",
+			  pal_endpoint_get_name(run->job->endpoint),
+			  pal_endpoint_get_nlu_type(run->job->endpoint),
+			  error->message);
+	pal_run_start_flow(run);
+}
+
+/* the endpoint's NLU, when it has one and the input has text, before the flow */
+static void
+pal_run_understand(PalRun *run)
+{
+	PalEndpoint *endpoint = run->job->endpoint;
+	const gchar *text = pal_message_get_text(run->job->message);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GObject) nlu = NULL;
+
+	if (pal_endpoint_get_nlu_type(endpoint) == NULL || text == NULL || text[0] == '\0' ||
+	    pal_message_get_nlu_result(run->job->message) != NULL) {
+		pal_run_start_flow(run);
+		return;
+	}
+	nlu = pal_pipeline_get_extension(run->self,
+					 run->self->nlus,
+					 PAL_PLUGIN_KIND_NLU,
+					 pal_endpoint_get_nlu_type(endpoint),
+					 pal_endpoint_get_nlu_options(endpoint),
+					 endpoint,
+					 &error);
+	if (nlu == NULL) {
+		g_message("endpoint %s: cannot run its NLU: %s", pal_endpoint_get_name(endpoint), error->message);
+		pal_run_start_flow(run);
+		return;
+	}
+	pal_nlu_parse_async(PAL_NLU(nlu),
+			    text,
+			    pal_endpoint_get_locale(endpoint),
+			    run->cancellable,
+			    pal_run_nlu_cb,
+			    run);
+}
+
+static void
 pal_lane_run_next(PalLane *lane)
 {
 	PalPipeline *self = lane->self;
@@ -704,19 +797,13 @@ pal_lane_run_next(PalLane *lane)
 	lane->run = run;
 	pal_lane_maybe_expire(lane, run->job->endpoint);
 	pal_lane_refresh_profile(lane);
-	turn = pal_turn_new(pal_endpoint_get_info(run->job->endpoint),
-			    lane->session,
-			    run->job->message,
-			    pal_pipeline_emit_cb,
-			    run,
-			    NULL);
 	run->cancellable = g_cancellable_new();
 	run->deadline = g_timeout_source_new_seconds(self->turn_timeout_s);
 	g_source_set_callback(run->deadline, pal_run_deadline_cb, run, NULL);
 	g_source_attach(run->deadline, self->context);
 	g_hash_table_add(self->runs, run);
 	g_atomic_int_inc(&self->running);
-	pal_flow_run_async(run->flow, turn, run->cancellable, pal_lane_flow_run_cb, run);
+	pal_run_understand(run);
 }
 
 /* the session's stored state is there: its turns may run */
@@ -868,6 +955,7 @@ void
 pal_pipeline_reload(PalPipeline *self)
 {
 	g_hash_table_remove_all(self->flows);
+	g_hash_table_remove_all(self->nlus);
 }
 
 void
@@ -950,6 +1038,7 @@ pal_pipeline_finalize(GObject *object)
 	g_hash_table_unref(self->runs);
 	g_hash_table_unref(self->lanes);
 	g_hash_table_unref(self->flows);
+	g_hash_table_unref(self->nlus);
 	g_object_unref(self->registry);
 	g_object_unref(self->delivery);
 	g_object_unref(self->store);
@@ -968,6 +1057,7 @@ pal_pipeline_init(PalPipeline *self)
 {
 	self->lanes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_lane_unref);
 	self->flows = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_object_unref, g_object_unref);
+	self->nlus = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_object_unref, g_object_unref);
 	self->runs = g_hash_table_new(g_direct_hash, g_direct_equal);
 }
 
