@@ -275,6 +275,7 @@ struct _PalDelivery {
 	PalStore *store;	 /* nullable */
 	PalBacklog *backlog;	 /* nullable, not a reference: the daemon's */
 	PalHostPauses *pauses; /* nullable */
+	PalStats *stats;       /* nullable */
 	GHashTable *sessions; /* key → PalSessionQueue */
 	GHashTable *hosts;    /* key → PalHost */
 	GQueue starved;	      /* PalHost* with waiting sessions, blocked by max_conns */
@@ -435,6 +436,13 @@ pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *re
 		  item->attempts,
 		  reason);
 	self->n_failed++;
+	if (self->stats != NULL)
+		pal_stats_dead_lettered(self->stats,
+					pal_endpoint_get_name(item->endpoint),
+					item->session_key,
+					item->webhook_id,
+					reason,
+					(gint)status);
 	pal_delivery_pop(self, sq);
 	/* "onGiveUp": "drop": every output of the session waiting behind it now (of this and
 	 * later turns already stored) is given up with it, so the receiver never gets a later
@@ -451,6 +459,13 @@ pal_delivery_dead_letter(PalDelivery *self, PalSessionQueue *sq, const gchar *re
 								   pal_delivery_store_cb,
 								   (gpointer) "dead");
 			self->n_failed++;
+			if (self->stats != NULL)
+				pal_stats_dead_lettered(self->stats,
+							pal_endpoint_get_name(next->endpoint),
+							next->session_key,
+							next->webhook_id,
+							"an earlier output of the session was given up (onGiveUp: drop)",
+							0);
 			pal_delivery_pop(self, sq);
 		}
 	}
@@ -566,6 +581,8 @@ pal_delivery_schedule_retry(PalDelivery *self,
 		item->attempts,
 		delay / 1000);
 	item->next_attempt_at = g_get_real_time() + delay;
+	if (self->stats != NULL)
+		pal_stats_retried(self->stats, pal_endpoint_get_name(item->endpoint));
 	if (self->store != NULL && item->outbox_id > 0)
 		pal_store_outbox_update_async(self->store,
 					      item->outbox_id,
@@ -670,6 +687,10 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 							 pal_delivery_store_cb,
 							 (gpointer) "delivered");
 		self->n_delivered++;
+		if (self->stats != NULL)
+			pal_stats_delivered(self->stats,
+					    pal_endpoint_get_name(done->endpoint),
+					    g_get_real_time() - done->created_at);
 		pal_delivery_pop(self, sq);
 		pal_delivery_next(self, sq);
 	} else if (error != NULL || status == 408 || status == 429 || status >= 500) {
@@ -847,6 +868,12 @@ pal_delivery_set_backlog(PalDelivery *self, PalBacklog *backlog)
 	self->backlog = backlog;
 }
 
+void
+pal_delivery_set_stats(PalDelivery *self, PalStats *stats)
+{
+	g_set_object(&self->stats, stats);
+}
+
 guint64
 pal_delivery_get_pending_bytes(PalDelivery *self)
 {
@@ -930,6 +957,7 @@ pal_delivery_finalize(GObject *object)
 	g_hash_table_unref(self->hosts);
 	g_clear_object(&self->store);
 	g_clear_pointer(&self->pauses, pal_host_pauses_unref);
+	g_clear_object(&self->stats);
 	g_main_context_unref(self->context);
 	G_OBJECT_CLASS(pal_delivery_parent_class)->finalize(object);
 }

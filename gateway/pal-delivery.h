@@ -5,6 +5,7 @@
 
 #include "pal-backlog.h"
 #include "pal-endpoint.h"
+#include "pal-stats.h"
 #include "pal-store.h"
 
 G_BEGIN_DECLS
@@ -97,6 +98,9 @@ void
 pal_delivery_set_backlog(PalDelivery *self, PalBacklog *backlog);
 guint
 pal_delivery_get_in_flight(PalDelivery *self);
+/* counts delivered, retried and given-up outputs per endpoint (and relays given-up ones) */
+void
+pal_delivery_set_stats(PalDelivery *self, PalStats *stats);
 /* cancels everything in flight; what is still queued is dropped (logged). Callbacks of
  * cancelled requests still run: iterate the context until pal_delivery_get_in_flight() is 0
  * before dropping the last reference */

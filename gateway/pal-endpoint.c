@@ -293,37 +293,16 @@ pal_endpoint_read_uint(PalEndpointParser *p,
 		       GError **error)
 {
 	JsonNode *node = pal_endpoint_get_optional(obj, key);
-	gboolean ok = FALSE;
-	gint64 v = 0;
+	g_autofree gchar *path = NULL;
 
 	if (node == NULL)
 		return TRUE;
-	if (JSON_NODE_HOLDS_VALUE(node)) {
-		GType type = json_node_get_value_type(node);
-		if (type == G_TYPE_INT64) {
-			v = json_node_get_int(node);
-			ok = TRUE;
-		} else if (type == G_TYPE_DOUBLE) {
-			gdouble d = json_node_get_double(node);
-			if (d >= (gdouble)min && d <= (gdouble)max && d == (gdouble)(gint64)d) {
-				v = (gint64)d;
-				ok = TRUE;
-			}
-		}
-	}
-	if (!ok || v < (gint64)min || v > (gint64)max) {
-		g_autofree gchar *path = pal_json_path_member(parent, key);
-		g_autofree gchar *got = pal_json_describe_node(node);
-		pal_endpoint_set_error(p,
-				       error,
-				       path,
-				       "expected an integer from %u to %u, got %s",
-				       min,
-				       max,
-				       got);
+	path = pal_json_path_member(parent, key);
+	if (!pal_json_node_get_uint(node, path, min, max, value, error)) {
+		/* as pal_endpoint_set_error() says it: "origin: path: message" */
+		g_prefix_error(error, "%s: ", p->origin);
 		return FALSE;
 	}
-	*value = (guint)v;
 	return TRUE;
 }
 
@@ -1944,4 +1923,24 @@ pal_endpoint_get_inactivity_minutes(PalEndpoint *self)
 {
 	g_return_val_if_fail(PAL_IS_ENDPOINT(self), 0);
 	return self->inactivity_minutes;
+}
+
+/**
+ * pal_endpoint_copy_with_active:
+ * @data_dir: (nullable): the shared data folder, as given when @self was loaded
+ *
+ * The same endpoint with `"active"` set to @active, parsed again from its JSON (the state
+ * `palaverctl endpoint enable|disable` sets for an endpoint that comes from a file).
+ *
+ * Returns: (transfer full): a new endpoint, or %NULL with @error set
+ */
+PalEndpoint *
+pal_endpoint_copy_with_active(PalEndpoint *self, gboolean active, const gchar *data_dir, GError **error)
+{
+	g_autoptr(JsonNode) copy = NULL;
+
+	g_return_val_if_fail(PAL_IS_ENDPOINT(self), NULL);
+	copy = pal_json_node_deep_copy(self->json);
+	json_object_set_boolean_member(json_node_get_object(copy), "active", active);
+	return pal_endpoint_new_from_json(copy, self->origin, self->base_dir, data_dir, error);
 }

@@ -107,5 +107,8 @@ pal_endpoint_get_inactivity_minutes(PalEndpoint *self);
 /* the original JSON with secrets (password, signingSecret, keys, URLToken) replaced by "***" */
 JsonNode *
 pal_endpoint_to_json_redacted(PalEndpoint *self);
+/* the same endpoint with "active" set to @active (parsed again from its JSON) */
+PalEndpoint *
+pal_endpoint_copy_with_active(PalEndpoint *self, gboolean active, const gchar *data_dir, GError **error);
 
 G_END_DECLS

@@ -13,8 +13,9 @@
 
 typedef struct {
 	PalEndpoint *endpoint;
-	PalMessage *message;
+	PalMessage *message; /* NULL for a session reset */
 	gsize size;
+	GTask *reset; /* a session reset (D-Bus ResetSession): answered once it is stored */
 } PalJob;
 
 typedef struct {
@@ -35,6 +36,7 @@ typedef struct {
 	struct _PalRun *run;	    /* the turn running, not a reference */
 	gchar *profile_user; /* while loading: whose contact profile to read */
 	gboolean profile_held; /* in the profile cache, released with the lane */
+	gboolean handover_stored; /* the handover flag as last stored, for HandoverChanged */
 } PalLane;
 
 typedef struct _PalRun {
@@ -60,6 +62,7 @@ struct _PalPipeline {
 	PalStore *store;
 	PalBacklog *backlog; /* nullable, not a reference: the daemon's */
 	PalProfileCache *profiles; /* nullable, not a reference: the daemon's */
+	PalStats *stats;	   /* nullable */
 	guint turn_timeout_s;
 	GHashTable *lanes; /* key → PalLane */
 	GHashTable *flows; /* PalEndpoint* → PalFlow* (per worker instances) */
@@ -122,8 +125,16 @@ pal_pipeline_session_key_split(const gchar *key, gchar **parts)
 static void
 pal_job_free(PalJob *job)
 {
+	if (job->reset != NULL) {
+		/* never run (shutdown): the caller still gets an answer */
+		g_task_return_new_error(job->reset,
+					PAL_ERROR,
+					PAL_ERROR_UNAVAILABLE,
+					"palaverd is shutting down");
+		g_object_unref(job->reset);
+	}
 	g_object_unref(job->endpoint);
-	g_object_unref(job->message);
+	g_clear_object(&job->message);
 	g_free(job);
 }
 
@@ -137,7 +148,9 @@ pal_pipeline_count_done(PalPipeline *self, gsize size)
 static void
 pal_pipeline_job_done(PalPipeline *self, PalJob *job)
 {
-	pal_pipeline_count_done(self, job->size);
+	/* a session reset was never counted as a message */
+	if (job->message != NULL)
+		pal_pipeline_count_done(self, job->size);
 }
 
 typedef struct _PalCommit {
@@ -146,6 +159,7 @@ typedef struct _PalCommit {
 	PalEndpoint *endpoint;
 	PalStoreTurn *turn;
 	gsize size;
+	gint64 received_at; /* of the turn's message: its latency */
 	guint attempts;
 	GSource *retry;
 } PalCommit;
@@ -265,6 +279,19 @@ pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 							 c->turn->profile);
 		}
 		c->lane->updated_at = c->turn->session != NULL ? c->turn->session->updated_at : 0;
+		if (self->stats != NULL && c->received_at > 0)
+			pal_stats_turn_done(self->stats,
+					    pal_endpoint_get_name(c->endpoint),
+					    g_get_real_time() - c->received_at);
+		if (c->turn->session != NULL && c->turn->session->handover != c->lane->handover_stored) {
+			c->lane->handover_stored = c->turn->session->handover;
+			if (self->stats != NULL)
+				pal_stats_handover_changed(self->stats,
+							   c->turn->session->endpoint,
+							   c->turn->session->user_id,
+							   c->turn->session->session_id,
+							   c->turn->session->handover);
+		}
 		pal_pipeline_deliver(c, rows);
 	}
 	pal_pipeline_commit_done(c);
@@ -342,6 +369,7 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 	c->lane = pal_lane_ref(lane);
 	c->endpoint = g_object_ref(job->endpoint);
 	c->size = job->size;
+	c->received_at = pal_message_get_received_at(msg);
 	job->size = 0; /* counted down by the commit */
 	lane->running = TRUE;
 	g_atomic_int_inc(&self->running);
@@ -758,6 +786,125 @@ pal_run_understand(PalRun *run)
 			    run);
 }
 
+/* POST /notify and D-Bus Notify: the message itself is the session's next output (source
+ * "notify"), stored like a turn's outputs (journal done, session saved, outbox) in order
+ * with the session's other turns; no flow runs */
+static void
+pal_lane_notify(PalLane *lane, PalJob *job)
+{
+	PalPipeline *self = lane->self;
+	PalMessage *msg = job->message;
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_outbox_row_free);
+	JsonObject *body_obj = pal_message_get_body(msg);
+	JsonNode *attachments = body_obj != NULL ? json_object_get_member(body_obj, "attachments") : NULL;
+	g_autoptr(JsonObject) data = NULL;
+
+	if (pal_message_get_data(msg) != NULL)
+		data = pal_json_object_deep_copy(pal_message_get_data(msg));
+	/* attachments [{name, url, type, caption}] ride along in data, unchanged */
+	if (attachments != NULL && JSON_NODE_HOLDS_ARRAY(attachments)) {
+		if (data == NULL)
+			data = json_object_new();
+		json_object_set_member(data, "attachments", pal_json_node_deep_copy(attachments));
+	}
+	if (pal_endpoint_get_webhook_url(job->endpoint)[0] != '\0') {
+		g_autofree gchar *webhook_id = pal_delivery_webhook_id(pal_message_get_input_id(msg), 0);
+		g_autoptr(GBytes) body = pal_delivery_build_body(pal_message_get_user_id(msg),
+								 pal_message_get_session_id(msg),
+								 pal_message_get_text(msg),
+								 data,
+								 pal_message_get_trace_id(msg),
+								 pal_endpoint_get_mask_logging(job->endpoint),
+								 pal_output_source_to_string(PAL_OUTPUT_SOURCE_NOTIFY));
+		gint64 now = g_get_real_time();
+		gint64 ttl = (gint64)pal_endpoint_get_webhook_ttl_seconds(job->endpoint) * G_USEC_PER_SEC;
+
+		g_ptr_array_add(rows,
+				pal_store_outbox_row_new(pal_endpoint_get_name(job->endpoint),
+							 lane->key,
+							 webhook_id,
+							 pal_message_get_input_id(msg),
+							 0,
+							 body,
+							 now,
+							 now + ttl));
+	}
+	pal_lane_maybe_expire(lane, job->endpoint);
+	pal_session_touch(lane->session, g_get_real_time());
+	pal_pipeline_commit(self, lane, job, rows);
+	pal_job_free(job);
+}
+
+typedef struct {
+	PalLane *lane; /* a reference, NULL when the session has no lane */
+	GTask *task;
+} PalReset;
+
+static void
+pal_pipeline_reset_stored_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	PalReset *r = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (pal_store_session_reset_finish(PAL_STORE(source), res, &error))
+		g_task_return_boolean(r->task, TRUE);
+	else
+		g_task_return_error(r->task, g_steal_pointer(&error));
+	if (r->lane != NULL) {
+		PalLane *lane = r->lane;
+		PalPipeline *self = lane->self;
+
+		g_atomic_int_add(&self->running, -1);
+		lane->running = FALSE;
+		lane->last_active = g_get_monotonic_time();
+		if (!self->shut_down)
+			pal_lane_run_next(lane);
+		pal_lane_unref(lane);
+	}
+	g_object_unref(r->task);
+	g_free(r);
+}
+
+static void
+pal_pipeline_reset_in_store(PalPipeline *self, const gchar *key, GTask *task, PalLane *lane)
+{
+	PalReset *r = g_new0(PalReset, 1);
+
+	r->lane = lane;
+	r->task = g_object_ref(task);
+	pal_store_session_reset_async(self->store, key, NULL, pal_pipeline_reset_stored_cb, r);
+}
+
+/* a session reset in the lane's order: the session starts over (fresh context, flow start,
+ * no handover; its contact profile stays) in memory and in the store */
+static void
+pal_lane_reset(PalLane *lane, PalJob *job)
+{
+	PalPipeline *self = lane->self;
+	PalSession *fresh = pal_session_new(pal_session_get_endpoint_name(lane->session),
+					    pal_session_get_user_id(lane->session),
+					    pal_session_get_session_id(lane->session));
+	g_autoptr(GTask) task = g_steal_pointer(&job->reset);
+
+	pal_session_set_profile(fresh, pal_session_get_profile(lane->session));
+	g_object_unref(lane->session);
+	lane->session = fresh;
+	lane->turns_before = 0;
+	lane->updated_at = 0;
+	if (lane->handover_stored && self->stats != NULL)
+		pal_stats_handover_changed(self->stats,
+					   pal_session_get_endpoint_name(fresh),
+					   pal_session_get_user_id(fresh),
+					   pal_session_get_session_id(fresh),
+					   FALSE);
+	lane->handover_stored = FALSE;
+	pal_job_free(job);
+	/* the lane waits for the store, so that its next turn reads nothing older */
+	lane->running = TRUE;
+	g_atomic_int_inc(&self->running);
+	pal_pipeline_reset_in_store(self, lane->key, task, pal_lane_ref(lane));
+}
+
 static void
 pal_lane_run_next(PalLane *lane)
 {
@@ -775,6 +922,14 @@ pal_lane_run_next(PalLane *lane)
 
 		if (job == NULL)
 			return;
+		if (job->reset != NULL) {
+			pal_lane_reset(lane, job);
+			return;
+		}
+		if (pal_message_get_kind(job->message) == PAL_MESSAGE_KIND_NOTIFY) {
+			pal_lane_notify(lane, job);
+			return;
+		}
 		flow = pal_pipeline_get_flow(self, job->endpoint, &error);
 		if (flow == NULL) {
 			g_message("endpoint %s: cannot run its flow: %s",
@@ -865,6 +1020,7 @@ pal_lane_loaded_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 			pal_session_set_context(lane->session, json_node_get_object(context));
 		pal_session_set_entrypoint(lane->session, stored->entrypoint);
 		pal_session_set_handover_active(lane->session, stored->handover);
+		lane->handover_stored = stored->handover;
 		lane->turns_before = stored->turns;
 		lane->updated_at = stored->updated_at;
 	}
@@ -949,6 +1105,46 @@ void
 pal_pipeline_set_profiles(PalPipeline *self, PalProfileCache *profiles)
 {
 	self->profiles = profiles;
+}
+
+void
+pal_pipeline_set_stats(PalPipeline *self, PalStats *stats)
+{
+	g_set_object(&self->stats, stats);
+}
+
+void
+pal_pipeline_reset_session(PalPipeline *self, PalEndpoint *endpoint, const gchar *session_key, GTask *task)
+{
+	PalLane *lane = g_hash_table_lookup(self->lanes, session_key);
+	PalJob *job;
+
+	if (self->shut_down) {
+		g_task_return_new_error(task, PAL_ERROR, PAL_ERROR_UNAVAILABLE, "palaverd is shutting down");
+		return;
+	}
+	/* an idle session is forgotten in memory (as the sweep does) and read again from the
+	 * store when it next speaks, after the reset */
+	if (lane != NULL && !lane->running && !lane->loading && g_queue_is_empty(&lane->jobs)) {
+		if (lane->handover_stored && self->stats != NULL)
+			pal_stats_handover_changed(self->stats,
+						   pal_session_get_endpoint_name(lane->session),
+						   pal_session_get_user_id(lane->session),
+						   pal_session_get_session_id(lane->session),
+						   FALSE);
+		g_hash_table_remove(self->lanes, session_key);
+		lane = NULL;
+	}
+	if (lane == NULL) {
+		pal_pipeline_reset_in_store(self, session_key, task, NULL);
+		return;
+	}
+	/* behind the session's waiting messages: they run with the state they were sent to */
+	job = g_new0(PalJob, 1);
+	job->endpoint = g_object_ref(endpoint);
+	job->reset = g_object_ref(task);
+	g_queue_push_tail(&lane->jobs, job);
+	pal_lane_run_next(lane);
 }
 
 void
@@ -1042,6 +1238,7 @@ pal_pipeline_finalize(GObject *object)
 	g_object_unref(self->registry);
 	g_object_unref(self->delivery);
 	g_object_unref(self->store);
+	g_clear_object(&self->stats);
 	g_main_context_unref(self->context);
 	G_OBJECT_CLASS(pal_pipeline_parent_class)->finalize(object);
 }

@@ -6,6 +6,7 @@
 #include "pal-delivery.h"
 #include "pal-endpoint.h"
 #include "pal-plugin-registry.h"
+#include "pal-stats.h"
 #include "pal-store.h"
 
 G_BEGIN_DECLS
@@ -30,6 +31,14 @@ void
 pal_pipeline_set_profiles(PalPipeline *self, PalProfileCache *profiles);
 void
 pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog);
+/* counts turns and their latency, and relays handover changes */
+void
+pal_pipeline_set_stats(PalPipeline *self, PalStats *stats);
+/* D-Bus ResetSession: clears the session's state in memory and in the store, after the
+ * messages it has waiting; @task (from any thread's context) gets TRUE, or an error
+ * (PAL_ERROR_NOT_FOUND when the store has no such session) */
+void
+pal_pipeline_reset_session(PalPipeline *self, PalEndpoint *endpoint, const gchar *session_key, GTask *task);
 /* forget cached plugin instances: the next turn of each endpoint creates new ones */
 void
 pal_pipeline_reload(PalPipeline *self);

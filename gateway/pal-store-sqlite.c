@@ -114,6 +114,12 @@ static const PalStoreMigration pal_store_migrations[] = {
      " json TEXT NOT NULL,"
      " created_at INTEGER NOT NULL,"
      " updated_at INTEGER NOT NULL) WITHOUT ROWID;"},
+    /* 2: the active state set over D-Bus for endpoints that come from files (issue #6) */
+    {2,
+     "CREATE TABLE endpoint_states ("
+     " name TEXT PRIMARY KEY NOT NULL,"
+     " active INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL) WITHOUT ROWID;"},
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(pal_store_migrations) == PAL_STORE_SQLITE_SCHEMA_VERSION);
@@ -156,6 +162,12 @@ typedef enum {
 	STMT_ENDPOINT_PUT,
 	STMT_ENDPOINT_DELETE,
 	STMT_ENDPOINTS_LIST,
+	STMT_SESSIONS_LIST,
+	STMT_SESSIONS_COUNT,
+	STMT_SESSION_RESET,
+	STMT_ENDPOINT_STATE_PUT,
+	STMT_ENDPOINT_STATE_DELETE,
+	STMT_ENDPOINT_STATES_LIST,
 	N_STMTS
 } PalStoreStmt;
 
@@ -232,6 +244,19 @@ static const gchar *const pal_store_sql[N_STMTS] = {
     [STMT_ENDPOINT_DELETE] = "DELETE FROM endpoints WHERE name = ?1",
     [STMT_ENDPOINTS_LIST] = "SELECT name, json, created_at, updated_at FROM endpoints "
 			    "ORDER BY name",
+    [STMT_SESSIONS_LIST] = "SELECT session_key, endpoint, user_id, session_id, context, "
+			   "entrypoint, handover, last_seq, turns, created_at, updated_at "
+			   "FROM sessions WHERE (?1 IS NULL OR endpoint = ?1) "
+			   "ORDER BY updated_at DESC, session_key LIMIT ?2 OFFSET ?3",
+    [STMT_SESSIONS_COUNT] = "SELECT count(*) FROM sessions WHERE (?1 IS NULL OR endpoint = ?1)",
+    /* like retention: the sequence counter stays */
+    [STMT_SESSION_RESET] = "UPDATE sessions SET context = NULL, entrypoint = NULL, handover = 0, "
+			   "turns = 0, updated_at = ?2 WHERE session_key = ?1",
+    [STMT_ENDPOINT_STATE_PUT] = "INSERT INTO endpoint_states (name, active, updated_at) "
+				"VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE "
+				"SET active = excluded.active, updated_at = excluded.updated_at",
+    [STMT_ENDPOINT_STATE_DELETE] = "DELETE FROM endpoint_states WHERE name = ?1",
+    [STMT_ENDPOINT_STATES_LIST] = "SELECT name, active FROM endpoint_states ORDER BY name",
 };
 
 /* --- operations --- */
@@ -253,6 +278,10 @@ typedef enum {
 	OP_ENDPOINT_PUT,
 	OP_ENDPOINT_DELETE,
 	OP_ENDPOINTS_LIST,
+	OP_SESSIONS_LIST,
+	OP_SESSION_RESET,
+	OP_ENDPOINT_STATE_SET,
+	OP_ENDPOINT_STATES_LIST,
 	OP_PING,  /* no task: lets the writer try to reopen (from check) */
 	OP_CLOSE, /* no task: the writer exits after it */
 } PalStoreOpKind;
@@ -1151,6 +1180,25 @@ pal_store_op_load_outbox(PalStoreDb *db, PalStoreOp *op, GError **error)
 	return TRUE;
 }
 
+static PalStoreSession *
+pal_store_read_session(sqlite3_stmt *stmt)
+{
+	PalStoreSession *s = g_new0(PalStoreSession, 1);
+
+	s->session_key = pal_store_column_text(stmt, 0);
+	s->endpoint = pal_store_column_text(stmt, 1);
+	s->user_id = pal_store_column_text(stmt, 2);
+	s->session_id = pal_store_column_text(stmt, 3);
+	s->context = pal_store_column_text(stmt, 4);
+	s->entrypoint = pal_store_column_text(stmt, 5);
+	s->handover = sqlite3_column_int(stmt, 6) != 0;
+	s->last_seq = (guint64)sqlite3_column_int64(stmt, 7);
+	s->turns = (guint64)sqlite3_column_int64(stmt, 8);
+	s->created_at = sqlite3_column_int64(stmt, 9);
+	s->updated_at = sqlite3_column_int64(stmt, 10);
+	return s;
+}
+
 static gboolean
 pal_store_op_load_session(PalStoreDb *db, PalStoreOp *op, GError **error)
 {
@@ -1171,18 +1219,7 @@ pal_store_op_load_session(PalStoreDb *db, PalStoreOp *op, GError **error)
 		pal_store_stmt_done(stmt);
 		return FALSE;
 	}
-	s = g_new0(PalStoreSession, 1);
-	s->session_key = pal_store_column_text(stmt, 0);
-	s->endpoint = pal_store_column_text(stmt, 1);
-	s->user_id = pal_store_column_text(stmt, 2);
-	s->session_id = pal_store_column_text(stmt, 3);
-	s->context = pal_store_column_text(stmt, 4);
-	s->entrypoint = pal_store_column_text(stmt, 5);
-	s->handover = sqlite3_column_int(stmt, 6) != 0;
-	s->last_seq = (guint64)sqlite3_column_int64(stmt, 7);
-	s->turns = (guint64)sqlite3_column_int64(stmt, 8);
-	s->created_at = sqlite3_column_int64(stmt, 9);
-	s->updated_at = sqlite3_column_int64(stmt, 10);
+	s = pal_store_read_session(stmt);
 	pal_store_stmt_done(stmt);
 	op->result = s;
 	op->result_free = (GDestroyNotify)pal_store_session_free;
@@ -1423,6 +1460,107 @@ pal_store_op_endpoints_list(PalStoreDb *db, PalStoreOp *op, GError **error)
 }
 
 static gboolean
+pal_store_op_sessions_list(PalStoreDb *db, PalStoreOp *op, GError **error)
+{
+	g_autoptr(PalStoreSessionPage) page = g_new0(PalStoreSessionPage, 1);
+	sqlite3_stmt *stmt = pal_store_db_stmt(db, STMT_SESSIONS_COUNT, error);
+	int rc;
+
+	if (stmt == NULL)
+		return FALSE;
+	pal_store_bind_text(stmt, 1, op->str1);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		pal_store_db_set_error(db, error, rc, "counting sessions");
+		pal_store_stmt_done(stmt);
+		return FALSE;
+	}
+	page->total = (guint64)sqlite3_column_int64(stmt, 0);
+	pal_store_stmt_done(stmt);
+	page->sessions = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_session_free);
+	stmt = pal_store_db_stmt(db, STMT_SESSIONS_LIST, error);
+	if (stmt == NULL)
+		return FALSE;
+	pal_store_bind_text(stmt, 1, op->str1);
+	sqlite3_bind_int64(stmt, 2, op->limit > 0 ? (sqlite3_int64)op->limit : -1);
+	sqlite3_bind_int64(stmt, 3, op->offset);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		g_ptr_array_add(page->sessions, pal_store_read_session(stmt));
+	if (rc != SQLITE_DONE) {
+		pal_store_db_set_error(db, error, rc, "listing sessions");
+		pal_store_stmt_done(stmt);
+		return FALSE;
+	}
+	pal_store_stmt_done(stmt);
+	op->result = g_steal_pointer(&page);
+	op->result_free = (GDestroyNotify)pal_store_session_page_free;
+	return TRUE;
+}
+
+static gboolean
+pal_store_op_session_reset(PalStoreDb *db, PalStoreOp *op, GError **error)
+{
+	sqlite3_stmt *stmt = pal_store_db_stmt(db, STMT_SESSION_RESET, error);
+
+	if (stmt == NULL)
+		return FALSE;
+	pal_store_bind_text(stmt, 1, op->str1);
+	sqlite3_bind_int64(stmt, 2, g_get_real_time());
+	if (!pal_store_db_step(db, stmt, "resetting a session", error))
+		return FALSE;
+	if (sqlite3_changes(db->db) == 0) {
+		g_set_error(error, PAL_ERROR, PAL_ERROR_NOT_FOUND, "%s: no such session", db->display);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+pal_store_op_endpoint_state_set(PalStoreDb *db, PalStoreOp *op, GError **error)
+{
+	sqlite3_stmt *stmt;
+
+	if (op->last_status < 0) {
+		stmt = pal_store_db_stmt(db, STMT_ENDPOINT_STATE_DELETE, error);
+		if (stmt == NULL)
+			return FALSE;
+		pal_store_bind_text(stmt, 1, op->str1);
+		return pal_store_db_step(db, stmt, "deleting an endpoint state", error);
+	}
+	stmt = pal_store_db_stmt(db, STMT_ENDPOINT_STATE_PUT, error);
+	if (stmt == NULL)
+		return FALSE;
+	pal_store_bind_text(stmt, 1, op->str1);
+	sqlite3_bind_int(stmt, 2, op->last_status > 0 ? 1 : 0);
+	sqlite3_bind_int64(stmt, 3, g_get_real_time());
+	return pal_store_db_step(db, stmt, "saving an endpoint state", error);
+}
+
+static gboolean
+pal_store_op_endpoint_states_list(PalStoreDb *db, PalStoreOp *op, GError **error)
+{
+	g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	sqlite3_stmt *stmt = pal_store_db_stmt(db, STMT_ENDPOINT_STATES_LIST, error);
+	int rc;
+
+	if (stmt == NULL)
+		return FALSE;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		g_hash_table_insert(states,
+				    pal_store_column_text(stmt, 0),
+				    GINT_TO_POINTER(sqlite3_column_int(stmt, 1) != 0 ? 1 : 0));
+	if (rc != SQLITE_DONE) {
+		pal_store_db_set_error(db, error, rc, "listing endpoint states");
+		pal_store_stmt_done(stmt);
+		return FALSE;
+	}
+	pal_store_stmt_done(stmt);
+	op->result = g_steal_pointer(&states);
+	op->result_free = (GDestroyNotify)g_hash_table_unref;
+	return TRUE;
+}
+
+static gboolean
 pal_store_op_exec(PalStoreDb *db, PalStoreOp *op, GError **error)
 {
 	switch (op->kind) {
@@ -1458,6 +1596,14 @@ pal_store_op_exec(PalStoreDb *db, PalStoreOp *op, GError **error)
 		return pal_store_op_endpoint_delete(db, op, error);
 	case OP_ENDPOINTS_LIST:
 		return pal_store_op_endpoints_list(db, op, error);
+	case OP_SESSIONS_LIST:
+		return pal_store_op_sessions_list(db, op, error);
+	case OP_SESSION_RESET:
+		return pal_store_op_session_reset(db, op, error);
+	case OP_ENDPOINT_STATE_SET:
+		return pal_store_op_endpoint_state_set(db, op, error);
+	case OP_ENDPOINT_STATES_LIST:
+		return pal_store_op_endpoint_states_list(db, op, error);
 	case OP_PING:
 	case OP_CLOSE:
 	default:
@@ -1619,6 +1765,8 @@ pal_store_op_complete(PalStoreOp *op)
 		case OP_DEAD_LIST:
 		case OP_DEAD_REPLAY:
 		case OP_ENDPOINTS_LIST:
+		case OP_SESSIONS_LIST:
+		case OP_ENDPOINT_STATES_LIST:
 			g_task_return_pointer(task, g_steal_pointer(&op->result), op->result_free);
 			op->result_free = NULL;
 			break;
@@ -1632,6 +1780,8 @@ pal_store_op_complete(PalStoreOp *op)
 		case OP_OUTBOX_DEAD_LETTER:
 		case OP_ENDPOINT_PUT:
 		case OP_ENDPOINT_DELETE:
+		case OP_SESSION_RESET:
+		case OP_ENDPOINT_STATE_SET:
 		case OP_PING:
 		case OP_CLOSE:
 		default:
@@ -2078,6 +2228,82 @@ pal_store_sqlite_endpoints_list_async(PalStore *store,
 							user_data));
 }
 
+static void
+pal_store_sqlite_sessions_list_async(PalStore *store,
+				     const gchar *endpoint,
+				     guint offset,
+				     guint limit,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data)
+{
+	PalStoreSqlite *self = PAL_STORE_SQLITE(store);
+	PalStoreOp *op = pal_store_sqlite_op_new(self,
+						 OP_SESSIONS_LIST,
+						 pal_store_sessions_list_async,
+						 cancellable,
+						 callback,
+						 user_data);
+	op->str1 = g_strdup(endpoint);
+	op->offset = offset;
+	op->limit = limit;
+	pal_store_sqlite_submit(self, op);
+}
+
+static void
+pal_store_sqlite_session_reset_async(PalStore *store,
+				     const gchar *session_key,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data)
+{
+	PalStoreSqlite *self = PAL_STORE_SQLITE(store);
+	PalStoreOp *op = pal_store_sqlite_op_new(self,
+						 OP_SESSION_RESET,
+						 pal_store_session_reset_async,
+						 cancellable,
+						 callback,
+						 user_data);
+	op->str1 = g_strdup(session_key);
+	pal_store_sqlite_submit(self, op);
+}
+
+static void
+pal_store_sqlite_endpoint_state_set_async(PalStore *store,
+					  const gchar *name,
+					  gint active,
+					  GCancellable *cancellable,
+					  GAsyncReadyCallback callback,
+					  gpointer user_data)
+{
+	PalStoreSqlite *self = PAL_STORE_SQLITE(store);
+	PalStoreOp *op = pal_store_sqlite_op_new(self,
+						 OP_ENDPOINT_STATE_SET,
+						 pal_store_endpoint_state_set_async,
+						 cancellable,
+						 callback,
+						 user_data);
+	op->str1 = g_strdup(name);
+	op->last_status = active;
+	pal_store_sqlite_submit(self, op);
+}
+
+static void
+pal_store_sqlite_endpoint_states_list_async(PalStore *store,
+					    GCancellable *cancellable,
+					    GAsyncReadyCallback callback,
+					    gpointer user_data)
+{
+	PalStoreSqlite *self = PAL_STORE_SQLITE(store);
+	pal_store_sqlite_submit(self,
+				pal_store_sqlite_op_new(self,
+							OP_ENDPOINT_STATES_LIST,
+							pal_store_endpoint_states_list_async,
+							cancellable,
+							callback,
+							user_data));
+}
+
 static gboolean
 pal_store_sqlite_check(PalStore *store, GError **error)
 {
@@ -2162,6 +2388,10 @@ pal_store_sqlite_iface_init(PalStoreInterface *iface)
 	iface->endpoint_put_async = pal_store_sqlite_endpoint_put_async;
 	iface->endpoint_delete_async = pal_store_sqlite_endpoint_delete_async;
 	iface->endpoints_list_async = pal_store_sqlite_endpoints_list_async;
+	iface->sessions_list_async = pal_store_sqlite_sessions_list_async;
+	iface->session_reset_async = pal_store_sqlite_session_reset_async;
+	iface->endpoint_state_set_async = pal_store_sqlite_endpoint_state_set_async;
+	iface->endpoint_states_list_async = pal_store_sqlite_endpoint_states_list_async;
 	iface->check = pal_store_sqlite_check;
 	iface->close = pal_store_sqlite_close;
 }

@@ -7,7 +7,7 @@
 G_BEGIN_DECLS
 
 /* the schema version this build writes; databases with a higher PRAGMA user_version are refused */
-#define PAL_STORE_SQLITE_SCHEMA_VERSION 1
+#define PAL_STORE_SQLITE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a palaver database ("PalV") */
 #define PAL_STORE_SQLITE_APPLICATION_ID 0x50616c56
 /* operations run in one transaction at most (group commit) */

@@ -219,6 +219,15 @@ pal_store_endpoint_free(PalStoreEndpoint *endpoint)
 	g_free(endpoint);
 }
 
+void
+pal_store_session_page_free(PalStoreSessionPage *page)
+{
+	if (page == NULL)
+		return;
+	g_clear_pointer(&page->sessions, g_ptr_array_unref);
+	g_free(page);
+}
+
 /* --- dispatch --- */
 
 #define PAL_STORE_FINISH_CHECK(tag, fail)                                                          \
@@ -632,6 +641,98 @@ pal_store_endpoints_list_finish(PalStore *self, GAsyncResult *result, GError **e
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
+void
+pal_store_sessions_list_async(PalStore *self,
+			      const gchar *endpoint,
+			      guint offset,
+			      guint limit,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	g_return_if_fail(PAL_IS_STORE(self));
+	PAL_STORE_GET_IFACE(self)->sessions_list_async(self,
+						       endpoint,
+						       offset,
+						       limit,
+						       cancellable,
+						       callback,
+						       user_data);
+}
+
+PalStoreSessionPage *
+pal_store_sessions_list_finish(PalStore *self, GAsyncResult *result, GError **error)
+{
+	PAL_STORE_FINISH_CHECK(pal_store_sessions_list_async, NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void
+pal_store_session_reset_async(PalStore *self,
+			      const gchar *session_key,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	g_return_if_fail(PAL_IS_STORE(self));
+	g_return_if_fail(session_key != NULL);
+	PAL_STORE_GET_IFACE(self)->session_reset_async(self,
+						       session_key,
+						       cancellable,
+						       callback,
+						       user_data);
+}
+
+gboolean
+pal_store_session_reset_finish(PalStore *self, GAsyncResult *result, GError **error)
+{
+	PAL_STORE_FINISH_CHECK(pal_store_session_reset_async, FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void
+pal_store_endpoint_state_set_async(PalStore *self,
+				   const gchar *name,
+				   gint active,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	g_return_if_fail(PAL_IS_STORE(self));
+	g_return_if_fail(name != NULL);
+	g_return_if_fail(active >= -1 && active <= 1);
+	PAL_STORE_GET_IFACE(self)->endpoint_state_set_async(self,
+							    name,
+							    active,
+							    cancellable,
+							    callback,
+							    user_data);
+}
+
+gboolean
+pal_store_endpoint_state_set_finish(PalStore *self, GAsyncResult *result, GError **error)
+{
+	PAL_STORE_FINISH_CHECK(pal_store_endpoint_state_set_async, FALSE);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void
+pal_store_endpoint_states_list_async(PalStore *self,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data)
+{
+	g_return_if_fail(PAL_IS_STORE(self));
+	PAL_STORE_GET_IFACE(self)->endpoint_states_list_async(self, cancellable, callback, user_data);
+}
+
+GHashTable *
+pal_store_endpoint_states_list_finish(PalStore *self, GAsyncResult *result, GError **error)
+{
+	PAL_STORE_FINISH_CHECK(pal_store_endpoint_states_list_async, NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
 gboolean
 pal_store_check(PalStore *self, GError **error)
 {
@@ -706,4 +807,30 @@ pal_store_load_session(PalStore *self,
 	pal_store_load_session_async(self, session_key, cancellable, pal_store_sync_cb, &result);
 	pal_store_sync_wait(context, &result);
 	return pal_store_load_session_finish(self, result, session, error);
+}
+
+GPtrArray *
+pal_store_endpoints_list(PalStore *self, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GMainContext) context = g_main_context_new();
+	g_autoptr(GAsyncResult) result = NULL;
+
+	g_return_val_if_fail(PAL_IS_STORE(self), NULL);
+	g_main_context_push_thread_default(context);
+	pal_store_endpoints_list_async(self, cancellable, pal_store_sync_cb, &result);
+	pal_store_sync_wait(context, &result);
+	return pal_store_endpoints_list_finish(self, result, error);
+}
+
+GHashTable *
+pal_store_endpoint_states_list(PalStore *self, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GMainContext) context = g_main_context_new();
+	g_autoptr(GAsyncResult) result = NULL;
+
+	g_return_val_if_fail(PAL_IS_STORE(self), NULL);
+	g_main_context_push_thread_default(context);
+	pal_store_endpoint_states_list_async(self, cancellable, pal_store_sync_cb, &result);
+	pal_store_sync_wait(context, &result);
+	return pal_store_endpoint_states_list_finish(self, result, error);
 }

@@ -163,6 +163,16 @@ void
 pal_store_endpoint_free(PalStoreEndpoint *endpoint);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalStoreEndpoint, pal_store_endpoint_free)
 
+/* one page of stored sessions (pal_store_sessions_list_async()) */
+typedef struct {
+	GPtrArray *sessions; /* PalStoreSession* */
+	guint64 total;	     /* sessions matching the filter, over all pages */
+} PalStoreSessionPage;
+
+void
+pal_store_session_page_free(PalStoreSessionPage *page);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalStoreSessionPage, pal_store_session_page_free)
+
 /* --- the interface --- */
 
 #define PAL_TYPE_STORE (pal_store_get_type())
@@ -274,6 +284,28 @@ struct _PalStoreInterface {
 				      GCancellable *cancellable,
 				      GAsyncReadyCallback callback,
 				      gpointer user_data);
+	void (*sessions_list_async)(PalStore *self,
+				    const gchar *endpoint,
+				    guint offset,
+				    guint limit,
+				    GCancellable *cancellable,
+				    GAsyncReadyCallback callback,
+				    gpointer user_data);
+	void (*session_reset_async)(PalStore *self,
+				    const gchar *session_key,
+				    GCancellable *cancellable,
+				    GAsyncReadyCallback callback,
+				    gpointer user_data);
+	void (*endpoint_state_set_async)(PalStore *self,
+					 const gchar *name,
+					 gint active,
+					 GCancellable *cancellable,
+					 GAsyncReadyCallback callback,
+					 gpointer user_data);
+	void (*endpoint_states_list_async)(PalStore *self,
+					   GCancellable *cancellable,
+					   GAsyncReadyCallback callback,
+					   gpointer user_data);
 	gboolean (*check)(PalStore *self, GError **error);
 	void (*close)(PalStore *self);
 
@@ -448,9 +480,32 @@ pal_store_dead_letters_purge_async(PalStore *self,
 gssize
 pal_store_dead_letters_purge_finish(PalStore *self, GAsyncResult *result, GError **error);
 
-/* --- runtime endpoints --- */
+/* --- sessions (the control plane) --- */
 
-/* inserts or replaces (created_at is kept) */
+/* the stored sessions, of @endpoint or all (NULL), most recently updated first; @limit 0 = no
+ * limit: (transfer full) */
+void
+pal_store_sessions_list_async(PalStore *self,
+			      const gchar *endpoint,
+			      guint offset,
+			      guint limit,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data);
+PalStoreSessionPage *
+pal_store_sessions_list_finish(PalStore *self, GAsyncResult *result, GError **error);
+
+/* clears the session's state (context, entry point, handover, turns) and sets updated_at to
+ * now, keeping its sequence counter; PAL_ERROR_NOT_FOUND when there is no such session */
+void
+pal_store_session_reset_async(PalStore *self,
+			      const gchar *session_key,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data);
+gboolean
+pal_store_session_reset_finish(PalStore *self, GAsyncResult *result, GError **error);
+
 /* --- retention --- */
 
 /* clears the state (context, entry point, handover, turns) of the sessions of @endpoint last
@@ -470,6 +525,9 @@ pal_store_sessions_expire_async(PalStore *self,
 gssize
 pal_store_sessions_expire_finish(PalStore *self, GAsyncResult *result, GError **error);
 
+/* --- runtime endpoints --- */
+
+/* inserts or replaces (created_at is kept) */
 void
 pal_store_endpoint_put_async(PalStore *self,
 			     const gchar *name,
@@ -498,6 +556,31 @@ pal_store_endpoints_list_async(PalStore *self,
 			       gpointer user_data);
 GPtrArray *
 pal_store_endpoints_list_finish(PalStore *self, GAsyncResult *result, GError **error);
+GPtrArray *
+pal_store_endpoints_list(PalStore *self, GCancellable *cancellable, GError **error);
+
+/* the active state set over D-Bus for an endpoint that comes from a file, by name: @active
+ * 1 or 0 stores it, -1 deletes it (no error when there is none) */
+void
+pal_store_endpoint_state_set_async(PalStore *self,
+				   const gchar *name,
+				   gint active,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data);
+gboolean
+pal_store_endpoint_state_set_finish(PalStore *self, GAsyncResult *result, GError **error);
+
+/* name → GINT_TO_POINTER(active): (transfer full) (element-type utf8 gint) */
+void
+pal_store_endpoint_states_list_async(PalStore *self,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data);
+GHashTable *
+pal_store_endpoint_states_list_finish(PalStore *self, GAsyncResult *result, GError **error);
+GHashTable *
+pal_store_endpoint_states_list(PalStore *self, GCancellable *cancellable, GError **error);
 
 /* --- health and shutdown --- */
 

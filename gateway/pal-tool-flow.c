@@ -361,11 +361,12 @@ pal_tool_print_error_line(FILE *out, const gchar *shown, const gchar *error)
 /* ---------------------------------------------------------------------------------------- */
 /* flow check */
 
+/* "palaver-tool @command: @message" and where to read more; returns the usage exit status */
 static gint
-pal_tool_flow_usage_error(const gchar *message)
+pal_tool_usage_error(const gchar *command, const gchar *message)
 {
-	g_printerr("palaver-tool flow: %s\n", message);
-	g_printerr(_("Try “palaver-tool flow --help” for more information.\n"));
+	g_printerr("palaver-tool %s: %s\n", command, message);
+	g_printerr(_("Try “palaver-tool %s --help” for more information.\n"), command);
 	return PAL_FLOW_EXIT_USAGE;
 }
 
@@ -462,17 +463,17 @@ pal_tool_flow(gint argc, gchar **argv)
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	pal_tool_plugins_add_entries(context, &opts);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
-		return pal_tool_flow_usage_error(error->message);
+		return pal_tool_usage_error("flow", error->message);
 	if (argc < 2)
-		return pal_tool_flow_usage_error(_("missing the action: check"));
+		return pal_tool_usage_error("flow", _("missing the action: check"));
 	if (g_strcmp0(argv[1], "check") != 0) {
 		g_autofree gchar *msg =
 		    g_strdup_printf(_("unknown action “%s” (expected check)"), argv[1]);
 
-		return pal_tool_flow_usage_error(msg);
+		return pal_tool_usage_error("flow", msg);
 	}
 	if (argc < 3)
-		return pal_tool_flow_usage_error(_("check: give one or more flow files"));
+		return pal_tool_usage_error("flow", _("check: give one or more flow files"));
 
 	if (!pal_tool_env_init(&env, &opts, "flow", &error) ||
 	    !pal_tool_env_require_flow(&env, PAL_FLOW_GRAPH_PLUGIN, &error)) {
@@ -954,14 +955,6 @@ pal_chat_loop(PalChat *chat, gboolean interactive)
 	fflush(stdout);
 }
 
-static gint
-pal_chat_usage_error(const gchar *message)
-{
-	g_printerr("palaver-tool chat: %s\n", message);
-	g_printerr(_("Try “palaver-tool chat --help” for more information.\n"));
-	return PAL_FLOW_EXIT_USAGE;
-}
-
 /* what the daemon does around the flow that chat does not: said once, at the start */
 static void
 pal_chat_note_endpoint(PalEndpoint *endpoint)
@@ -1148,29 +1141,31 @@ pal_tool_chat(gint argc, gchar **argv)
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	pal_tool_plugins_add_entries(context, &opts);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
-		return pal_chat_usage_error(error->message);
+		return pal_tool_usage_error("chat", error->message);
 	if (argc > 1) {
 		g_autofree gchar *msg = g_strdup_printf(_("unexpected argument “%s”"), argv[1]);
 
-		return pal_chat_usage_error(msg);
+		return pal_tool_usage_error("chat", msg);
 	}
 	if ((flow_file == NULL) == (endpoint_file == NULL))
-		return pal_chat_usage_error(_("give either --flow FILE or --endpoint FILE"));
+		return pal_tool_usage_error("chat",
+					    _("give either --flow FILE or --endpoint FILE"));
 	if (timeout < 1 || timeout > PAL_CHAT_MAX_TIMEOUT) {
 		g_autofree gchar *msg =
 		    g_strdup_printf(_("--timeout must be from 1 to %d seconds, not %d"),
 				    PAL_CHAT_MAX_TIMEOUT,
 				    timeout);
 
-		return pal_chat_usage_error(msg);
+		return pal_tool_usage_error("chat", msg);
 	}
 	if (!pal_chat_id_valid(user_id) || !pal_chat_id_valid(session_id))
-		return pal_chat_usage_error(
+		return pal_tool_usage_error(
+		    "chat",
 		    _("--user and --session need 1 to 256 characters, as userId and sessionId do"));
 	if (data != NULL) {
 		chat.default_data = pal_chat_parse_data(data, "--data", &error);
 		if (chat.default_data == NULL)
-			return pal_chat_usage_error(error->message);
+			return pal_tool_usage_error("chat", error->message);
 	}
 	if (nlu != NULL) {
 		/* the option stays: a later version loads the model with an NLU plugin */

@@ -14,6 +14,7 @@
 typedef enum {
 	PAL_WORKER_JOB_MESSAGE,
 	PAL_WORKER_JOB_DELIVERY,
+	PAL_WORKER_JOB_RESET_SESSION,
 	PAL_WORKER_JOB_RELOAD,
 	PAL_WORKER_JOB_STOP_ACCEPTING,
 	PAL_WORKER_JOB_QUIT,
@@ -25,6 +26,8 @@ typedef struct {
 	PalMessage *message;
 	gsize size;
 	PalDeliveryItem *item;
+	gchar *session_key; /* RESET_SESSION */
+	GTask *task;	    /* RESET_SESSION */
 } PalWorkerJob;
 
 struct _PalWorker {
@@ -67,6 +70,12 @@ pal_worker_job_free(PalWorkerJob *job)
 	g_clear_object(&job->endpoint);
 	g_clear_object(&job->message);
 	g_clear_pointer(&job->item, pal_delivery_item_unref);
+	g_free(job->session_key);
+	if (job->task != NULL) {
+		/* refused (the worker stopped) or never run */
+		g_task_return_new_error(job->task, PAL_ERROR, PAL_ERROR_UNAVAILABLE, "palaverd is shutting down");
+		g_object_unref(job->task);
+	}
 	g_free(job);
 }
 
@@ -119,6 +128,18 @@ pal_worker_post_delivery(PalWorker *self, PalDeliveryItem *item)
 	return pal_worker_post(self, job);
 }
 
+void
+pal_worker_post_reset_session(PalWorker *self, PalEndpoint *endpoint, const gchar *session_key, GTask *task)
+{
+	PalWorkerJob *job = g_new0(PalWorkerJob, 1);
+
+	job->kind = PAL_WORKER_JOB_RESET_SESSION;
+	job->endpoint = g_object_ref(endpoint);
+	job->session_key = g_strdup(session_key);
+	job->task = g_object_ref(task);
+	pal_worker_post(self, job);
+}
+
 static void
 pal_worker_post_kind(PalWorker *self, PalWorkerJobKind kind)
 {
@@ -165,6 +186,11 @@ pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_d
 		case PAL_WORKER_JOB_DELIVERY:
 			pal_delivery_enqueue(self->delivery, job->item);
 			break;
+		case PAL_WORKER_JOB_RESET_SESSION: {
+			g_autoptr(GTask) task = g_steal_pointer(&job->task);
+			pal_pipeline_reset_session(self->pipeline, job->endpoint, job->session_key, task);
+			break;
+		}
 		case PAL_WORKER_JOB_RELOAD:
 			pal_pipeline_reload(self->pipeline);
 			break;
@@ -232,6 +258,31 @@ pal_worker_fail(SoupServerMessage *msg,
 	pal_inbound_error_clear(&err);
 }
 
+/* a refused message, counted for the endpoint's statistics (@endpoint NULL: none known) */
+static void
+pal_worker_reject(PalWorker *self,
+		  SoupServerMessage *msg,
+		  PalEndpoint *endpoint,
+		  guint status,
+		  const gchar *code,
+		  const gchar *message)
+{
+	pal_stats_rejected(pal_daemon_get_stats(self->daemon),
+			   endpoint != NULL ? pal_endpoint_get_name(endpoint) : NULL,
+			   code);
+	pal_worker_fail(msg, status, code, NULL, message);
+}
+
+static void
+pal_worker_reject_inbound(PalWorker *self, SoupServerMessage *msg, PalEndpoint *endpoint, PalInboundError *err)
+{
+	pal_stats_rejected(pal_daemon_get_stats(self->daemon),
+			   endpoint != NULL ? pal_endpoint_get_name(endpoint) : NULL,
+			   err->code);
+	pal_worker_respond_error(msg, err);
+	pal_inbound_error_clear(err);
+}
+
 /* bounded body accumulation: libsoup 3.2 has no body limit (PLATFORM-NOTES 5) */
 typedef struct {
 	GByteArray *data;
@@ -284,7 +335,7 @@ pal_worker_early_handler(SoupServer *server,
 						      " bytes exceeds the limit of %" G_GSIZE_FORMAT " bytes",
 						      declared,
 						      self->max_body);
-		pal_worker_fail(msg, 413, "payload_too_large", NULL, m);
+		pal_worker_reject(self, msg, NULL, 413, "payload_too_large", m);
 		return;
 	}
 	/* count chunks into a bounded buffer instead */
@@ -353,6 +404,8 @@ typedef struct {
 	gulong finished_id;
 	gulong disconnected_id;
 	gboolean finished; /* the client went away: never unpause after "finished" */
+	gboolean legacy;   /* /new/v2.0/endpoint/…: the hosted product's success answer */
+	PalMessageKind kind;
 } PalAccept;
 
 /* "finished", or "disconnected" (libsoup 3.2 drops a paused message's I/O on disconnect
@@ -371,12 +424,20 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_autofree gchar *answer = NULL;
 
 	if (!pal_store_journal_append_finish(PAL_STORE(source), res, &error)) {
+		gboolean busy = g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY);
+
 		if (!a->finished) {
 			g_autofree gchar *m = g_strdup_printf("the message could not be stored: %s", error->message);
-			if (g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY))
-				pal_worker_fail(a->msg, 429, "overloaded", NULL, m);
-			else
-				pal_worker_fail(a->msg, 503, "store_unavailable", NULL, m);
+			pal_worker_reject(a->self,
+					  a->msg,
+					  a->endpoint,
+					  busy ? 429 : 503,
+					  busy ? "overloaded" : "store_unavailable",
+					  m);
+		} else {
+			pal_stats_rejected(pal_daemon_get_stats(a->self->daemon),
+					   pal_endpoint_get_name(a->endpoint),
+					   busy ? "overloaded" : "store_unavailable");
 		}
 	} else {
 		answer = g_strdup_printf("{\"status\":\"accepted\",\"inputId\":\"%s\",\"traceId\":\"%s\"}",
@@ -388,9 +449,17 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 				pal_endpoint_get_name(a->endpoint),
 				a->session_key,
 				1);
+		pal_stats_accepted(pal_daemon_get_stats(a->self->daemon), pal_endpoint_get_name(a->endpoint));
 		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size))
 			g_debug("message journaled during shutdown: it runs at the next start");
-		if (!a->finished)
+		if (!a->finished && a->legacy)
+			/* the hosted product's answers, word for word (sic) */
+			pal_worker_respond(a->msg,
+					   200,
+					   a->kind == PAL_MESSAGE_KIND_NOTIFY
+					       ? "\"Sucessfully sent message to user\""
+					       : "\"Message was sent to AI for Flow processing\"");
+		else if (!a->finished)
 			pal_worker_respond(a->msg, 202, answer);
 	}
 	if (!a->finished)
@@ -406,8 +475,33 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_free(a);
 }
 
+/* POST /{URLToken} (a user's message), /inject/{URLToken} and /notify/{URLToken}: the same
+ * checks and the same journal, @kind tells the pipeline what to do with it */
+/* the management API key of the legacy routes: X-API-Key or ?api_key=, one of the endpoint's
+ * auth.apiKeys; an endpoint without keys takes no such request */
+static gboolean
+pal_worker_check_api_key(PalEndpoint *endpoint, SoupServerMessage *msg, GHashTable *query)
+{
+	GStrv keys = pal_endpoint_get_api_keys(endpoint);
+	const gchar *given = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "X-API-Key");
+	gboolean ok = FALSE;
+
+	if (given == NULL && query != NULL)
+		given = g_hash_table_lookup(query, "api_key");
+	if (keys == NULL || keys[0] == NULL || given == NULL)
+		return FALSE;
+	for (guint i = 0; keys[i] != NULL; i++)
+		ok |= pal_secure_equal(keys[i], given);
+	return ok;
+}
+
 static void
-pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *token)
+pal_worker_handle_message(PalWorker *self,
+			  SoupServerMessage *msg,
+			  const gchar *token,
+			  PalMessageKind kind,
+			  gboolean legacy,
+			  GHashTable *query)
 {
 	g_autoptr(PalEndpointSet) endpoints = pal_daemon_dup_endpoints(self->daemon);
 	PalEndpoint *endpoint;
@@ -415,85 +509,69 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 	PalInboundError err = {0};
 	g_autoptr(PalMessage) message = NULL;
 	PalWorker *owner;
-	PalConfig *config;
 	g_autofree gchar *session_key = NULL;
+	const gchar *code = NULL;
+	const gchar *refusal = NULL;
 
 	if (!pal_daemon_is_ready(self->daemon)) {
-		pal_worker_fail(msg, 503, "shutting_down", NULL, "palaverd is starting or shutting down");
+		pal_worker_reject(self, msg, NULL, 503, "shutting_down", "palaverd is starting or shutting down");
 		return;
 	}
 	endpoint = pal_endpoint_set_lookup_token(endpoints, token);
 	if (endpoint == NULL) {
-		pal_worker_fail(msg, 404, "unknown_endpoint", NULL, "no endpoint has this URL");
+		pal_worker_reject(self, msg, NULL, 404, "unknown_endpoint", "no endpoint has this URL");
 		return;
 	}
 	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST) {
-		pal_worker_fail(msg, 405, "method_not_allowed", NULL, "use POST");
+		pal_worker_reject(self, msg, endpoint, 405, "method_not_allowed", "use POST");
 		return;
 	}
 	if (!pal_endpoint_get_active(endpoint)) {
-		pal_worker_fail(msg, 403, "endpoint_disabled", NULL, "this endpoint is disabled");
+		pal_worker_reject(self, msg, endpoint, 403, "endpoint_disabled", "this endpoint is disabled");
 		return;
 	}
-	if (!pal_worker_check_webhook_key(endpoint, msg)) {
-		pal_worker_fail(msg, 401, "unauthorized", NULL, "missing or wrong X-Webhook-Key header");
+	if (legacy && !pal_worker_check_api_key(endpoint, msg, query)) {
+		pal_worker_reject(self, msg, endpoint, 401, "unauthorized",
+				  "missing or wrong API key (X-API-Key header or api_key parameter, one of the "
+				  "endpoint's auth.apiKeys)");
+		return;
+	}
+	if (!legacy && !pal_worker_check_webhook_key(endpoint, msg)) {
+		pal_worker_reject(self, msg, endpoint, 401, "unauthorized", "missing or wrong X-Webhook-Key header");
 		return;
 	}
 	if (!pal_inbound_check_content_type(
 		soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Content-Type"),
 		&err)) {
-		pal_worker_respond_error(msg, &err);
-		pal_inbound_error_clear(&err);
+		pal_worker_reject_inbound(self, msg, endpoint, &err);
 		return;
 	}
 	buf = g_object_get_data(G_OBJECT(msg), "pal-body");
 	if (buf == NULL || buf->too_large) {
 		g_autofree gchar *m = g_strdup_printf("request body exceeds the limit of %" G_GSIZE_FORMAT " bytes",
 						      self->max_body);
-		pal_worker_fail(msg, 413, "payload_too_large", NULL, m);
+		pal_worker_reject(self, msg, endpoint, 413, "payload_too_large", m);
 		return;
 	}
-	message = pal_inbound_parse(PAL_MESSAGE_KIND_USER,
+	message = pal_inbound_parse(kind,
 				    (const gchar *)buf->data->data,
 				    buf->data->len,
 				    self->max_body,
 				    self->max_depth,
 				    &err);
 	if (message == NULL) {
-		pal_worker_respond_error(msg, &err);
-		pal_inbound_error_clear(&err);
+		pal_worker_reject_inbound(self, msg, endpoint, &err);
 		return;
 	}
 	/* built once per request: it picks the owner, the backlog counters, and travels along */
 	session_key = pal_pipeline_session_key(pal_endpoint_get_name(endpoint),
 					       pal_message_get_user_id(message),
 					       pal_message_get_session_id(message));
-	owner = pal_daemon_get_worker(self->daemon, pal_daemon_owner_of_key(self->daemon, session_key));
-	/* bounded queues, by count and by bytes: past either limit the client retries later
-	 * instead of memory growing */
-	config = pal_daemon_get_config(self->daemon);
-	if (pal_worker_get_backlog(owner) >= pal_config_get_delivery_max_queue(config) ||
-	    pal_worker_get_backlog_bytes(owner) + buf->data->len >
-		pal_config_get_delivery_max_queue_bytes(config)) {
-		pal_worker_fail(msg, 429, "overloaded", NULL, "too many messages waiting, retry later");
+	/* bounded queues: past a limit the client retries later instead of memory growing */
+	owner = pal_daemon_admit(self->daemon, endpoint, session_key, buf->data->len, &code, &refusal);
+	if (owner == NULL) {
+		pal_worker_reject(self, msg, endpoint, 429, code, refusal);
 		return;
-	}
-	/* one session or endpoint must not take the whole budget from the others */
-	{
-		PalBacklogState state = pal_backlog_check(pal_daemon_get_backlog(self->daemon),
-							  pal_endpoint_get_name(endpoint),
-							  session_key);
-
-		if (state == PAL_BACKLOG_SESSION_FULL) {
-			pal_worker_fail(msg, 429, "session_overloaded", NULL,
-					"too many messages and outputs waiting for this session, retry later");
-			return;
-		}
-		if (state == PAL_BACKLOG_ENDPOINT_FULL) {
-			pal_worker_fail(msg, 429, "endpoint_overloaded", NULL,
-					"too many messages and outputs waiting for this endpoint, retry later");
-			return;
-		}
 	}
 	/* journal before acknowledgement: the 202 goes out once the message is committed */
 	{
@@ -503,7 +581,7 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 						pal_endpoint_get_name(endpoint),
 						pal_message_get_user_id(message),
 						pal_message_get_session_id(message),
-						PAL_MESSAGE_KIND_USER,
+						kind,
 						raw,
 						pal_message_get_received_at(message));
 		PalAccept *a = g_new0(PalAccept, 1);
@@ -515,6 +593,8 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 		a->message = g_steal_pointer(&message);
 		a->session_key = g_steal_pointer(&session_key);
 		a->size = buf->data->len;
+		a->legacy = legacy;
+		a->kind = kind;
 		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
 		a->disconnected_id =
 		    g_signal_connect(msg, "disconnected", G_CALLBACK(pal_accept_finished_cb), a);
@@ -526,6 +606,43 @@ pal_worker_handle_message(PalWorker *self, SoupServerMessage *msg, const gchar *
 					       pal_worker_journal_cb,
 					       a);
 	}
+}
+
+/* the hosted product's management routes (DESIGN.md §1.2): the URL token is in the body, the
+ * API key in X-API-Key or ?api_key= */
+static void
+pal_worker_handle_legacy(PalWorker *self, SoupServerMessage *msg, GHashTable *query, PalMessageKind kind)
+{
+	PalBodyBuf *buf = g_object_get_data(G_OBJECT(msg), "pal-body");
+	g_autoptr(JsonNode) root = NULL;
+	JsonNode *token = NULL;
+
+	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST) {
+		pal_worker_reject(self, msg, NULL, 405, "method_not_allowed", "use POST");
+		return;
+	}
+	if (buf == NULL || buf->too_large) {
+		g_autofree gchar *m = g_strdup_printf("request body exceeds the limit of %" G_GSIZE_FORMAT " bytes",
+						      self->max_body);
+		pal_worker_reject(self, msg, NULL, 413, "payload_too_large", m);
+		return;
+	}
+	/* the same bounded parse as the message itself; its errors are reported by that */
+	root = pal_json_parse_bounded((const gchar *)buf->data->data,
+				      buf->data->len,
+				      self->max_body,
+				      self->max_depth,
+				      "request body",
+				      NULL);
+	if (root != NULL && JSON_NODE_HOLDS_OBJECT(root))
+		token = json_object_get_member(json_node_get_object(root), "URLToken");
+	if (token == NULL || !JSON_NODE_HOLDS_VALUE(token) || json_node_get_value_type(token) != G_TYPE_STRING) {
+		PalInboundError err = {0};
+		pal_inbound_error_set(&err, 400, "missing_field", "URLToken", "URLToken is required: expected a string");
+		pal_worker_reject_inbound(self, msg, NULL, &err);
+		return;
+	}
+	pal_worker_handle_message(self, msg, json_node_get_string(token), kind, TRUE, query);
 }
 
 static void
@@ -549,10 +666,28 @@ pal_worker_handler(SoupServer *server,
 		return;
 	}
 	if (path[0] == '/' && path[1] != '\0' && strchr(path + 1, '/') == NULL) {
-		pal_worker_handle_message(self, msg, path + 1);
+		pal_worker_handle_message(self, msg, path + 1, PAL_MESSAGE_KIND_USER, FALSE, NULL);
 		return;
 	}
-	pal_worker_fail(msg, 404, "not_found", NULL, "no such route");
+	/* DESIGN.md §1.2: inject runs the flow as if the user wrote, notify goes straight to the
+	 * webhook; both for the endpoint of the URL token, with the same body */
+	if (g_str_has_prefix(path, "/inject/") && path[8] != '\0' && strchr(path + 8, '/') == NULL) {
+		pal_worker_handle_message(self, msg, path + 8, PAL_MESSAGE_KIND_INJECT, FALSE, NULL);
+		return;
+	}
+	if (g_str_has_prefix(path, "/notify/") && path[8] != '\0' && strchr(path + 8, '/') == NULL) {
+		pal_worker_handle_message(self, msg, path + 8, PAL_MESSAGE_KIND_NOTIFY, FALSE, NULL);
+		return;
+	}
+	if (g_strcmp0(path, "/new/v2.0/endpoint/inject") == 0) {
+		pal_worker_handle_legacy(self, msg, query, PAL_MESSAGE_KIND_INJECT);
+		return;
+	}
+	if (g_strcmp0(path, "/new/v2.0/endpoint/notify") == 0) {
+		pal_worker_handle_legacy(self, msg, query, PAL_MESSAGE_KIND_NOTIFY);
+		return;
+	}
+	pal_worker_reject(self, msg, NULL, 404, "not_found", "no such route");
 }
 
 /* thread */
@@ -582,6 +717,8 @@ pal_worker_setup(PalWorker *self, GError **error)
 					  pal_daemon_get_store(self->daemon),
 					  pal_config_get_request_timeout(config));
 	pal_delivery_set_backlog(self->delivery, pal_daemon_get_backlog(self->daemon));
+	pal_delivery_set_stats(self->delivery, pal_daemon_get_stats(self->daemon));
+	pal_pipeline_set_stats(self->pipeline, pal_daemon_get_stats(self->daemon));
 	pal_pipeline_set_backlog(self->pipeline, pal_daemon_get_backlog(self->daemon));
 	pal_pipeline_set_profiles(self->pipeline, pal_daemon_get_profiles(self->daemon));
 	for (guint i = 0; self->listen[i] != NULL; i++) {

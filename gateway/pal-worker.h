@@ -30,6 +30,10 @@ gboolean
 pal_worker_post_delivery(PalWorker *self, PalDeliveryItem *item);
 void
 pal_worker_post_reload(PalWorker *self);
+/* resets a session this worker owns (pal_pipeline_reset_session()); @task gets the answer,
+ * an error when the worker has stopped */
+void
+pal_worker_post_reset_session(PalWorker *self, PalEndpoint *endpoint, const gchar *session_key, GTask *task);
 void
 pal_worker_post_stop_accepting(PalWorker *self);
 /* messages queued or in flows, plus outputs not yet delivered; and their bytes */

@@ -11,6 +11,7 @@
 #include "pal-receiver.h"
 #include "pal-tool-dead-letters.h"
 #include "pal-tool-flow.h"
+#include "pal-tool-nlu.h"
 
 /*
  * palaver-tool: the offline companion of palaverd. Each subcommand is one entry of the table
@@ -38,6 +39,7 @@ static const PalToolCommand pal_tool_commands[] = {
      pal_tool_dead_letters},
     {"flow", N_("Check flow files: flow check FILE…"), pal_tool_flow},
     {"chat", N_("Chat with a flow or an endpoint's flow in the terminal"), pal_tool_chat},
+    {"nlu", N_("Evaluate an intents model, or parse a text: nlu evaluate|parse …"), pal_tool_nlu},
 };
 
 /* ---------------------------------------------------------------------------------------- */

@@ -8,15 +8,34 @@
 
 #include "pal-config.h"
 #include "pal-daemon.h"
+#include "pal-dbus-service.h"
 #include "pal-plugin-registry.h"
 
 typedef struct {
 	GMainLoop *loop;
 	PalDaemon *daemon;
+	GPtrArray *bound;
 	guint shutdown_timeout;
 	gboolean stopping;
+	gboolean announced; /* "ready" printed */
 	gint exit_code;
 } PalMain;
+
+/* the start-up contract tests and scripts rely on: one line per listener, then "ready" (with
+ * a bus: once the control interface's name is owned) */
+static void
+pal_main_announce(PalMain *m)
+{
+	if (m->announced)
+		return;
+	m->announced = TRUE;
+	for (guint i = 0; i < m->bound->len; i++) {
+		g_message("listening on %s", (const gchar *)g_ptr_array_index(m->bound, i));
+		g_print("listening: %s\n", (const gchar *)g_ptr_array_index(m->bound, i));
+	}
+	g_print("ready\n");
+	fflush(stdout);
+}
 
 static void
 pal_main_shutdown_cb(GObject *source, GAsyncResult *res, gpointer user_data)
@@ -32,6 +51,17 @@ pal_main_shutdown_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	g_main_loop_quit(m->loop);
 }
 
+static void
+pal_main_stop(PalMain *m)
+{
+	if (m->stopping)
+		return;
+	m->stopping = TRUE;
+	g_message("stopping: no new messages, finishing accepted work (up to %u s)",
+		  m->shutdown_timeout);
+	pal_daemon_shutdown_async(m->daemon, m->shutdown_timeout, pal_main_shutdown_cb, m);
+}
+
 static gboolean
 pal_main_sigterm_cb(gpointer user_data)
 {
@@ -43,11 +73,26 @@ pal_main_sigterm_cb(gpointer user_data)
 		g_main_loop_quit(m->loop);
 		return G_SOURCE_CONTINUE;
 	}
-	m->stopping = TRUE;
-	g_message("stopping: no new messages, finishing accepted work (up to %u s)",
-		  m->shutdown_timeout);
-	pal_daemon_shutdown_async(m->daemon, m->shutdown_timeout, pal_main_shutdown_cb, m);
+	pal_main_stop(m);
 	return G_SOURCE_CONTINUE;
+}
+
+static void
+pal_main_name_acquired_cb(PalDBusService *service, const GError *error, gpointer user_data)
+{
+	pal_main_announce(user_data);
+}
+
+/* the control interface is gone (systemd's Type=dbus would not see us any more): stop like
+ * on SIGTERM, and fail */
+static void
+pal_main_name_lost_cb(PalDBusService *service, const GError *error, gpointer user_data)
+{
+	PalMain *m = user_data;
+
+	g_printerr("palaverd: %s\n", error->message);
+	m->exit_code = 1;
+	pal_main_stop(m);
 }
 
 static gboolean
@@ -79,6 +124,9 @@ main(int argc, char *argv[])
 	gboolean check_config = FALSE;
 	gboolean version = FALSE;
 	gboolean verbose = FALSE;
+	gboolean session_bus = FALSE;
+	g_autoptr(PalDBusService) service = NULL;
+	PalBusType bus;
 	const gchar *plugin_path;
 	PalMain m = {0};
 	const GOptionEntry entries[] = {
@@ -92,6 +140,8 @@ main(int argc, char *argv[])
 	     N_("Print the plugins that load and the ones refused, with the reason, and exit"), NULL},
 	    {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
 	     N_("Check the configuration and endpoints, print what is wrong, and exit"), NULL},
+	    {"session", 0, 0, G_OPTION_ARG_NONE, &session_bus,
+	     N_("Own the control interface on the session bus instead of the configured one (development and tests)"), NULL},
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Print debug messages"), NULL},
 	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL},
 	    {NULL}};
@@ -114,6 +164,8 @@ main(int argc, char *argv[])
 	}
 	if (verbose)
 		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+	/* SetLogLevel over D-Bus changes what this writer lets through */
+	pal_daemon_install_log_writer(verbose || g_getenv("G_MESSAGES_DEBUG") != NULL);
 
 	if (config_path == NULL && g_file_test(PAL_SYSCONFDIR "/palaver.conf", G_FILE_TEST_EXISTS))
 		config_path = g_strdup(PAL_SYSCONFDIR "/palaver.conf");
@@ -167,20 +219,29 @@ main(int argc, char *argv[])
 
 	m.loop = g_main_loop_new(NULL, FALSE);
 	m.daemon = daemon;
+	m.bound = bound;
 	m.shutdown_timeout = pal_config_get_shutdown_timeout(config);
 	g_unix_signal_add(SIGTERM, pal_main_sigterm_cb, &m);
 	g_unix_signal_add(SIGINT, pal_main_sigterm_cb, &m);
 	g_unix_signal_add(SIGHUP, pal_main_sighup_cb, &m);
 
-	/* the start-up contract tests and scripts rely on: one line per listener, then "ready" */
-	for (guint i = 0; i < bound->len; i++) {
-		g_message("listening on %s", (const gchar *)g_ptr_array_index(bound, i));
-		g_print("listening: %s\n", (const gchar *)g_ptr_array_index(bound, i));
+	/* the control interface, on the main thread (DESIGN.md §5); none at all with Bus=none,
+	 * and HTTP works the same either way */
+	bus = session_bus ? PAL_BUS_SESSION : pal_config_get_bus(config);
+	if (bus != PAL_BUS_NONE) {
+		service = pal_dbus_service_new(daemon);
+		pal_dbus_service_own(service,
+				     bus == PAL_BUS_SESSION ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
+				     pal_main_name_acquired_cb,
+				     pal_main_name_lost_cb,
+				     &m);
+	} else {
+		pal_main_announce(&m);
 	}
-	g_print("ready\n");
-	fflush(stdout);
 
 	g_main_loop_run(m.loop);
+	if (service != NULL)
+		pal_dbus_service_unown(service);
 	g_main_loop_unref(m.loop);
 	return m.exit_code;
 }

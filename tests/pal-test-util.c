@@ -30,53 +30,165 @@ pal_test_join_url(const gchar *base, const gchar *path)
 	return g_strconcat(base, path, NULL);
 }
 
-struct _PalTestReceiver {
-	GMutex mutex;
+/* ---- a thread with its own GMainContext, for the servers below ---- */
+
+/* runs in the thread, with its context pushed: creates the server there, so that it belongs to
+ * that thread (PLATFORM-NOTES 1) */
+typedef gboolean (*PalTestThreadStartFunc)(gpointer data, GError **error);
+/* runs in the thread once its loop has ended: stops the server and its sources there */
+typedef void (*PalTestThreadStopFunc)(gpointer data);
+
+typedef struct {
+	GMutex mutex; /* also for the owner's data that both threads touch */
 	GCond cond;
 	GThread *thread;
 	GMainContext *context;
 	GMainLoop *loop;
-	PalReceiver *receiver; /* from outside its thread: only the thread-safe methods */
-	GError *error;
+	const gchar *name;
+	PalTestThreadStartFunc start;
+	PalTestThreadStopFunc stop;
+	gpointer data;
 	gboolean ready;
+	gboolean started;
+	GError *error;
+} PalTestThread;
+
+static void
+pal_test_thread_init(PalTestThread *t,
+		     const gchar *name,
+		     PalTestThreadStartFunc start,
+		     PalTestThreadStopFunc stop,
+		     gpointer data)
+{
+	g_mutex_init(&t->mutex);
+	g_cond_init(&t->cond);
+	t->context = g_main_context_new();
+	t->loop = g_main_loop_new(t->context, FALSE);
+	t->name = name;
+	t->start = start;
+	t->stop = stop;
+	t->data = data;
+}
+
+static gpointer
+pal_test_thread_run(gpointer user_data)
+{
+	PalTestThread *t = user_data;
+	g_autoptr(GError) error = NULL;
+	gboolean ok;
+
+	g_main_context_push_thread_default(t->context);
+	ok = t->start(t->data, &error);
+	g_mutex_lock(&t->mutex);
+	t->started = ok;
+	t->error = g_steal_pointer(&error);
+	t->ready = TRUE;
+	g_cond_broadcast(&t->cond);
+	g_mutex_unlock(&t->mutex);
+
+	if (ok) {
+		g_main_loop_run(t->loop);
+		t->stop(t->data);
+	}
+	/* what the server left in its context ends here, before the context goes */
+	while (g_main_context_iteration(t->context, FALSE))
+		;
+	g_main_context_pop_thread_default(t->context);
+	return NULL;
+}
+
+/* returns once @start has run in the new thread */
+static gboolean
+pal_test_thread_start(PalTestThread *t, GError **error)
+{
+	g_return_val_if_fail(t->thread == NULL, FALSE);
+
+	t->ready = FALSE;
+	t->thread = g_thread_new(t->name, pal_test_thread_run, t);
+	g_mutex_lock(&t->mutex);
+	while (!t->ready)
+		g_cond_wait(&t->cond, &t->mutex);
+	g_mutex_unlock(&t->mutex);
+	if (!t->started) {
+		g_thread_join(g_steal_pointer(&t->thread));
+		g_propagate_error(error, g_steal_pointer(&t->error));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+pal_test_thread_quit_cb(gpointer user_data)
+{
+	PalTestThread *t = user_data;
+
+	g_main_loop_quit(t->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* @func(@data) in the thread, soon */
+static void
+pal_test_thread_invoke(PalTestThread *t, GSourceFunc func, gpointer data)
+{
+	GSource *source = g_idle_source_new();
+
+	g_source_set_callback(source, func, data, NULL);
+	g_source_attach(source, t->context);
+	g_source_unref(source);
+}
+
+/* stops the loop (with @stop) and joins the thread; idempotent */
+static void
+pal_test_thread_stop(PalTestThread *t)
+{
+	if (t->thread == NULL)
+		return;
+	/* a source, not g_main_loop_quit() now: the loop may not be running yet */
+	pal_test_thread_invoke(t, pal_test_thread_quit_cb, t);
+	g_thread_join(g_steal_pointer(&t->thread));
+}
+
+static void
+pal_test_thread_clear(PalTestThread *t)
+{
+	pal_test_thread_stop(t);
+	g_clear_error(&t->error);
+	g_main_loop_unref(t->loop);
+	g_main_context_unref(t->context);
+	g_mutex_clear(&t->mutex);
+	g_cond_clear(&t->cond);
+}
+
+/* ---- PalTestReceiver ---- */
+
+struct _PalTestReceiver {
+	PalTestThread thread;
+	PalReceiver *receiver; /* from outside its thread: only the thread-safe methods */
 	gchar *base_url;
 	guint port;
 };
 
-static gpointer
-pal_test_receiver_thread(gpointer user_data)
+static gboolean
+pal_test_receiver_start_cb(gpointer data, GError **error)
 {
-	PalTestReceiver *self = user_data;
-	g_autoptr(PalReceiver) receiver = NULL;
-	g_autoptr(GError) error = NULL;
-	gboolean ok;
+	PalTestReceiver *self = data;
+	g_autoptr(PalReceiver) receiver = pal_receiver_new();
 
-	/* pushed before the server exists, so that it belongs to this thread (PLATFORM-NOTES 1) */
-	g_main_context_push_thread_default(self->context);
-	receiver = pal_receiver_new();
-	ok = pal_receiver_listen(receiver, "127.0.0.1:0", &error);
+	if (!pal_receiver_listen(receiver, "127.0.0.1:0", error))
+		return FALSE;
+	/* read by the test thread once the start has returned */
+	self->receiver = g_steal_pointer(&receiver);
+	self->port = pal_receiver_get_port(self->receiver);
+	self->base_url = g_strdup_printf("http://127.0.0.1:%u/", self->port);
+	return TRUE;
+}
 
-	g_mutex_lock(&self->mutex);
-	if (ok) {
-		self->receiver = g_object_ref(receiver);
-		self->port = pal_receiver_get_port(receiver);
-		self->base_url = g_strdup_printf("http://127.0.0.1:%u/", self->port);
-	} else {
-		self->error = g_steal_pointer(&error);
-	}
-	self->ready = TRUE;
-	g_cond_broadcast(&self->cond);
-	g_mutex_unlock(&self->mutex);
+static void
+pal_test_receiver_stop_cb(gpointer data)
+{
+	PalTestReceiver *self = data;
 
-	if (ok)
-		g_main_loop_run(self->loop);
-
-	/* the server and its sources belong to this context: stop them here */
-	pal_receiver_stop(receiver);
-	while (g_main_context_iteration(self->context, FALSE))
-		;
-	g_main_context_pop_thread_default(self->context);
-	return NULL;
+	pal_receiver_stop(self->receiver);
 }
 
 /**
@@ -89,10 +201,11 @@ pal_test_receiver_new(void)
 {
 	PalTestReceiver *self = g_new0(PalTestReceiver, 1);
 
-	g_mutex_init(&self->mutex);
-	g_cond_init(&self->cond);
-	self->context = g_main_context_new();
-	self->loop = g_main_loop_new(self->context, FALSE);
+	pal_test_thread_init(&self->thread,
+			     "pal-test-receiver",
+			     pal_test_receiver_start_cb,
+			     pal_test_receiver_stop_cb,
+			     self);
 	return self;
 }
 
@@ -106,21 +219,7 @@ gboolean
 pal_test_receiver_start(PalTestReceiver *self, GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
-	g_return_val_if_fail(self->thread == NULL, FALSE);
-
-	self->ready = FALSE;
-	self->thread = g_thread_new("pal-test-receiver", pal_test_receiver_thread, self);
-	g_mutex_lock(&self->mutex);
-	while (!self->ready)
-		g_cond_wait(&self->cond, &self->mutex);
-	g_mutex_unlock(&self->mutex);
-
-	if (self->error != NULL) {
-		g_thread_join(g_steal_pointer(&self->thread));
-		g_propagate_error(error, g_steal_pointer(&self->error));
-		return FALSE;
-	}
-	return TRUE;
+	return pal_test_thread_start(&self->thread, error);
 }
 
 /**
@@ -139,15 +238,6 @@ pal_test_receiver_new_started(void)
 	return self;
 }
 
-static gboolean
-pal_test_receiver_quit_cb(gpointer user_data)
-{
-	PalTestReceiver *self = user_data;
-
-	g_main_loop_quit(self->loop);
-	return G_SOURCE_REMOVE;
-}
-
 /**
  * pal_test_receiver_stop:
  *
@@ -156,17 +246,8 @@ pal_test_receiver_quit_cb(gpointer user_data)
 void
 pal_test_receiver_stop(PalTestReceiver *self)
 {
-	GSource *source;
-
 	g_return_if_fail(self != NULL);
-	if (self->thread == NULL)
-		return;
-	/* a source, not g_main_loop_quit() now: the loop may not be running yet */
-	source = g_idle_source_new();
-	g_source_set_callback(source, pal_test_receiver_quit_cb, self, NULL);
-	g_source_attach(source, self->context);
-	g_source_unref(source);
-	g_thread_join(g_steal_pointer(&self->thread));
+	pal_test_thread_stop(&self->thread);
 }
 
 void
@@ -174,14 +255,9 @@ pal_test_receiver_free(PalTestReceiver *self)
 {
 	if (self == NULL)
 		return;
-	pal_test_receiver_stop(self);
+	pal_test_thread_clear(&self->thread);
 	g_clear_object(&self->receiver);
-	g_clear_error(&self->error);
-	g_main_loop_unref(self->loop);
-	g_main_context_unref(self->context);
 	g_free(self->base_url);
-	g_mutex_clear(&self->mutex);
-	g_cond_clear(&self->cond);
 	g_free(self);
 }
 
@@ -340,14 +416,14 @@ static gboolean
 pal_test_receiver_n_connections_cb(gpointer user_data)
 {
 	PalTestReceiverQuery *query = user_data;
-	PalTestReceiver *self = query->self;
-	guint n = pal_receiver_get_n_connections(self->receiver);
+	PalTestThread *t = &query->self->thread;
+	guint n = pal_receiver_get_n_connections(query->self->receiver);
 
-	g_mutex_lock(&self->mutex);
+	g_mutex_lock(&t->mutex);
 	query->result = n;
 	query->done = TRUE;
-	g_cond_broadcast(&self->cond);
-	g_mutex_unlock(&self->mutex);
+	g_cond_broadcast(&t->cond);
+	g_mutex_unlock(&t->mutex);
 	return G_SOURCE_REMOVE;
 }
 
@@ -360,19 +436,582 @@ guint
 pal_test_receiver_get_n_connections(PalTestReceiver *self)
 {
 	PalTestReceiverQuery query = {self, 0, FALSE};
-	GSource *source;
 
 	g_return_val_if_fail(self != NULL, 0);
-	g_return_val_if_fail(self->thread != NULL, 0);
-	source = g_idle_source_new();
-	g_source_set_callback(source, pal_test_receiver_n_connections_cb, &query, NULL);
-	g_source_attach(source, self->context);
-	g_source_unref(source);
-	g_mutex_lock(&self->mutex);
+	g_return_val_if_fail(self->thread.thread != NULL, 0);
+	pal_test_thread_invoke(&self->thread, pal_test_receiver_n_connections_cb, &query);
+	g_mutex_lock(&self->thread.mutex);
 	while (!query.done)
-		g_cond_wait(&self->cond, &self->mutex);
-	g_mutex_unlock(&self->mutex);
+		g_cond_wait(&self->thread.cond, &self->thread.mutex);
+	g_mutex_unlock(&self->thread.mutex);
 	return query.result;
+}
+
+/* ======================================================================================== */
+/* PalTestService */
+
+struct _PalTestService {
+	PalTestThread thread; /* its mutex guards what the test thread reads */
+	PalTestServiceResponder responder;
+	gpointer responder_data;
+	guint port; /* before the start: the one asked for, 0 for any */
+	gchar *base_url;
+	/* the service thread's */
+	SoupServer *server;
+	GList *exchanges; /* PalTestServiceExchange*: requests not finished yet */
+	/* guarded by thread.mutex */
+	guint default_status;
+	gchar *default_body;
+	guint default_delay_ms;
+	GPtrArray *requests; /* PalTestServiceRequest* */
+	guint in_flight;
+	guint max_in_flight;
+	guint n_answered;
+	gint64 last_answered;
+	guint n_disconnects;
+};
+
+/* one request until libsoup is done with it; the service thread's */
+typedef struct {
+	PalTestService *service;
+	SoupServerMessage *msg;
+	PalTestServiceAnswer answer;
+	gsize body_sent; /* chunked: the bytes handed to libsoup so far */
+	gboolean answered;
+	GSource *timer;
+	GSource *watch; /* the client's socket, while the answer waits */
+} PalTestServiceExchange;
+
+static void
+pal_test_service_request_free(PalTestServiceRequest *request)
+{
+	g_free(request->method);
+	g_free(request->path);
+	g_free(request->query);
+	g_hash_table_unref(request->headers);
+	g_free(request->body);
+	g_clear_pointer(&request->json, json_node_unref);
+	g_free(request);
+}
+
+const gchar *
+pal_test_service_request_get_header(const PalTestServiceRequest *request, const gchar *name)
+{
+	g_autofree gchar *key = g_ascii_strdown(name, -1);
+
+	return g_hash_table_lookup(request->headers, key);
+}
+
+JsonObject *
+pal_test_service_request_get_object(const PalTestServiceRequest *request)
+{
+	if (request->json == NULL || !JSON_NODE_HOLDS_OBJECT(request->json))
+		return NULL;
+	return json_node_get_object(request->json);
+}
+
+void
+pal_test_service_answer_set(PalTestServiceAnswer *answer, guint status, const gchar *body)
+{
+	answer->status = status;
+	pal_test_service_answer_take_body(answer, g_strdup(body));
+}
+
+void
+pal_test_service_answer_take_body(PalTestServiceAnswer *answer, gchar *body)
+{
+	g_free(answer->body);
+	answer->body = body;
+}
+
+static void
+pal_test_service_collect_header(const char *name, const char *value, gpointer user_data)
+{
+	GHashTable *headers = user_data;
+	gchar *key = g_ascii_strdown(name, -1);
+	const gchar *before = g_hash_table_lookup(headers, key);
+
+	g_hash_table_replace(headers,
+			     key,
+			     before != NULL ? g_strdup_printf("%s, %s", before, value)
+					    : g_strdup(value));
+}
+
+static PalTestServiceRequest *
+pal_test_service_request_new(SoupServerMessage *msg, const char *path)
+{
+	PalTestServiceRequest *request = g_new0(PalTestServiceRequest, 1);
+	g_autoptr(GBytes) body =
+	    soup_message_body_flatten(soup_server_message_get_request_body(msg));
+	const gchar *query = g_uri_get_query(soup_server_message_get_uri(msg));
+
+	request->arrival = g_get_monotonic_time();
+	request->method = g_strdup(soup_server_message_get_method(msg));
+	request->path = g_strdup(path);
+	request->query = g_strdup(query);
+	request->headers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	soup_message_headers_foreach(soup_server_message_get_request_headers(msg),
+				     pal_test_service_collect_header,
+				     request->headers);
+	request->body = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+	request->body_len = g_bytes_get_size(body);
+	if (request->body_len > 0)
+		request->json = json_from_string(request->body, NULL);
+	return request;
+}
+
+/* one more of @counter, for the waiting test thread */
+static void
+pal_test_service_count(PalTestService *self, guint *counter)
+{
+	g_mutex_lock(&self->thread.mutex);
+	(*counter)++;
+	if (counter == &self->n_answered)
+		self->last_answered = g_get_monotonic_time();
+	g_cond_broadcast(&self->thread.cond);
+	g_mutex_unlock(&self->thread.mutex);
+}
+
+/* destroys *@source (it is never dispatched again) and drops it */
+static void
+pal_test_source_clear(GSource **source)
+{
+	if (*source != NULL) {
+		g_source_destroy(*source);
+		g_clear_pointer(source, g_source_unref);
+	}
+}
+
+static void
+pal_test_service_exchange_clear_sources(PalTestServiceExchange *ex)
+{
+	pal_test_source_clear(&ex->timer);
+	pal_test_source_clear(&ex->watch);
+}
+
+static void
+pal_test_service_exchange_free(PalTestServiceExchange *ex)
+{
+	pal_test_service_exchange_clear_sources(ex);
+	g_signal_handlers_disconnect_by_data(ex->msg, ex);
+	g_object_unref(ex->msg);
+	g_free(ex->answer.body);
+	soup_message_headers_unref(ex->answer.headers);
+	g_free(ex);
+}
+
+static void
+pal_test_service_finished_cb(SoupServerMessage *msg, gpointer user_data)
+{
+	PalTestServiceExchange *ex = user_data;
+	PalTestService *self = ex->service;
+
+	self->exchanges = g_list_remove(self->exchanges, ex);
+	g_mutex_lock(&self->thread.mutex);
+	self->in_flight--;
+	g_cond_broadcast(&self->thread.cond);
+	g_mutex_unlock(&self->thread.mutex);
+	pal_test_service_exchange_free(ex);
+}
+
+/* the client closed the connection while its answer waited: libsoup notices only when it
+ * writes again (PLATFORM-NOTES 7), so let it write what there is and end the exchange */
+static gboolean
+pal_test_service_gone_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	PalTestServiceExchange *ex = user_data;
+
+	pal_test_service_exchange_clear_sources(ex);
+	pal_test_service_count(ex->service, &ex->service->n_disconnects);
+	if (ex->answered)
+		soup_message_body_complete(soup_server_message_get_response_body(ex->msg));
+	else
+		soup_server_message_set_status(ex->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+	soup_server_message_unpause(ex->msg);
+	return G_SOURCE_REMOVE;
+}
+
+/* @func after @ms, unless the client goes away before */
+static void
+pal_test_service_exchange_wait(PalTestServiceExchange *ex, guint ms, GSourceFunc func)
+{
+	GMainContext *context = ex->service->thread.context;
+	/* after its request the client sends nothing: readable means it went away */
+	GSocket *socket = soup_server_message_get_socket(ex->msg);
+
+	ex->timer = g_timeout_source_new(ms);
+	g_source_set_callback(ex->timer, func, ex, NULL);
+	g_source_attach(ex->timer, context);
+	if (socket != NULL) {
+		ex->watch = g_socket_create_source(socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+		g_source_set_callback(ex->watch, G_SOURCE_FUNC(pal_test_service_gone_cb), ex, NULL);
+		g_source_attach(ex->watch, context);
+	}
+}
+
+static gsize
+pal_test_service_exchange_body_len(PalTestServiceExchange *ex)
+{
+	return ex->answer.body != NULL ? strlen(ex->answer.body) : 0;
+}
+
+/* chunked: hands libsoup the answer's body up to @end, and the end of the body with it */
+static void
+pal_test_service_exchange_send_body(PalTestServiceExchange *ex, gsize end)
+{
+	SoupMessageBody *body = soup_server_message_get_response_body(ex->msg);
+
+	if (end > ex->body_sent)
+		soup_message_body_append(body,
+					 SOUP_MEMORY_COPY,
+					 ex->answer.body + ex->body_sent,
+					 end - ex->body_sent);
+	ex->body_sent = end;
+	if (end == pal_test_service_exchange_body_len(ex))
+		soup_message_body_complete(body);
+}
+
+static gboolean
+pal_test_service_stall_cb(gpointer user_data)
+{
+	PalTestServiceExchange *ex = user_data;
+
+	pal_test_service_exchange_clear_sources(ex);
+	pal_test_service_exchange_send_body(ex, pal_test_service_exchange_body_len(ex));
+	soup_server_message_unpause(ex->msg);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+pal_test_service_copy_header(const char *name, const char *value, gpointer user_data)
+{
+	soup_message_headers_append(user_data, name, value);
+}
+
+/* the status line, headers and (the first part of) the body go to libsoup */
+static void
+pal_test_service_exchange_answer(PalTestServiceExchange *ex)
+{
+	PalTestServiceAnswer *a = &ex->answer;
+	SoupMessageHeaders *headers = soup_server_message_get_response_headers(ex->msg);
+	gsize len = pal_test_service_exchange_body_len(ex);
+
+	ex->answered = TRUE;
+	pal_test_service_count(ex->service, &ex->service->n_answered);
+	soup_server_message_set_status(ex->msg, a->status, NULL);
+	soup_message_headers_foreach(a->headers, pal_test_service_copy_header, headers);
+	/* every answer ends its connection: no idle keep-alive connection stays behind
+	 * (PLATFORM-NOTES 3) */
+	soup_message_headers_replace(headers, "Connection", "close");
+	if (!a->chunked) {
+		if (a->body != NULL)
+			soup_server_message_set_response(ex->msg,
+							 "application/json",
+							 SOUP_MEMORY_COPY,
+							 a->body,
+							 len);
+		return;
+	}
+	soup_message_headers_set_encoding(headers, SOUP_ENCODING_CHUNKED);
+	soup_message_headers_set_content_type(headers, "application/json", NULL);
+	if (a->stall_ms == 0) {
+		pal_test_service_exchange_send_body(ex, len);
+		return;
+	}
+	/* libsoup writes what it has, then pauses the message until the rest comes */
+	pal_test_service_exchange_send_body(ex, MIN(len, a->stall_after));
+	pal_test_service_exchange_wait(ex, a->stall_ms, pal_test_service_stall_cb);
+}
+
+static gboolean
+pal_test_service_delay_cb(gpointer user_data)
+{
+	PalTestServiceExchange *ex = user_data;
+
+	pal_test_service_exchange_clear_sources(ex);
+	pal_test_service_exchange_answer(ex);
+	soup_server_message_unpause(ex->msg);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+pal_test_service_handler(SoupServer *server,
+			 SoupServerMessage *msg,
+			 const char *path,
+			 GHashTable *query,
+			 gpointer user_data)
+{
+	PalTestService *self = user_data;
+	PalTestServiceRequest *request = pal_test_service_request_new(msg, path);
+	PalTestServiceExchange *ex = g_new0(PalTestServiceExchange, 1);
+
+	ex->service = self;
+	ex->msg = g_object_ref(msg);
+	ex->answer.headers = soup_message_headers_new(SOUP_MESSAGE_HEADERS_RESPONSE);
+	g_mutex_lock(&self->thread.mutex);
+	g_ptr_array_add(self->requests, request);
+	self->in_flight++;
+	self->max_in_flight = MAX(self->max_in_flight, self->in_flight);
+	ex->answer.status = self->default_status;
+	ex->answer.body = g_strdup(self->default_body);
+	ex->answer.delay_ms = self->default_delay_ms;
+	g_cond_broadcast(&self->thread.cond);
+	g_mutex_unlock(&self->thread.mutex);
+
+	/* the request is immutable once recorded: no lock needed to read it */
+	if (self->responder != NULL)
+		self->responder(request, &ex->answer, self->responder_data);
+	self->exchanges = g_list_prepend(self->exchanges, ex);
+	g_signal_connect(msg, "finished", G_CALLBACK(pal_test_service_finished_cb), ex);
+	if (ex->answer.delay_ms == 0) {
+		pal_test_service_exchange_answer(ex);
+		return;
+	}
+	/* paused, not blocking: the next request is handled meanwhile */
+	soup_server_message_pause(msg);
+	pal_test_service_exchange_wait(ex, ex->answer.delay_ms, pal_test_service_delay_cb);
+}
+
+static gboolean
+pal_test_service_start_cb(gpointer data, GError **error)
+{
+	PalTestService *self = data;
+	GSList *uris;
+
+	self->server = soup_server_new(NULL, NULL);
+	soup_server_add_handler(self->server, NULL, pal_test_service_handler, self, NULL);
+	if (!soup_server_listen_local(self->server,
+				      self->port,
+				      SOUP_SERVER_LISTEN_IPV4_ONLY,
+				      error)) {
+		g_clear_object(&self->server);
+		return FALSE;
+	}
+	uris = soup_server_get_uris(self->server);
+	self->port = (guint)g_uri_get_port(uris->data);
+	self->base_url = g_strdup_printf("http://127.0.0.1:%u/", self->port);
+	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+	return TRUE;
+}
+
+static void
+pal_test_service_stop_cb(gpointer data)
+{
+	PalTestService *self = data;
+
+	/* answers that still wait are not sent any more */
+	for (GList *l = self->exchanges; l != NULL; l = l->next)
+		pal_test_service_exchange_clear_sources(l->data);
+	soup_server_disconnect(self->server);
+	while (g_main_context_iteration(self->thread.context, FALSE))
+		;
+	g_list_free_full(g_steal_pointer(&self->exchanges),
+			 (GDestroyNotify)pal_test_service_exchange_free);
+	g_clear_object(&self->server);
+}
+
+/**
+ * pal_test_service_new:
+ * @port: the port on 127.0.0.1, or 0 for any free one
+ * @responder: (nullable): chooses each answer, in the service's thread
+ *
+ * Starts a SoupServer in a thread with its own GMainContext, so that it answers while the test
+ * blocks. Every request is recorded; every answer closes its connection. Fails the test if it
+ * cannot listen.
+ *
+ * Returns: (transfer full): the running service
+ */
+PalTestService *
+pal_test_service_new(guint port, PalTestServiceResponder responder, gpointer user_data)
+{
+	PalTestService *self = g_new0(PalTestService, 1);
+	g_autoptr(GError) error = NULL;
+
+	pal_test_thread_init(&self->thread,
+			     "pal-test-service",
+			     pal_test_service_start_cb,
+			     pal_test_service_stop_cb,
+			     self);
+	self->port = port;
+	self->responder = responder;
+	self->responder_data = user_data;
+	self->default_status = SOUP_STATUS_OK;
+	self->requests =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)pal_test_service_request_free);
+	pal_test_thread_start(&self->thread, &error);
+	g_assert_no_error(error);
+	return self;
+}
+
+/**
+ * pal_test_service_new_with_answer:
+ *
+ * Returns: (transfer full): a running service on any free port that answers every request
+ *   with @status and @body (nullable) after @delay_ms; see pal_test_service_set_answer()
+ */
+PalTestService *
+pal_test_service_new_with_answer(guint status, const gchar *body, guint delay_ms)
+{
+	PalTestService *self = pal_test_service_new(0, NULL, NULL);
+
+	pal_test_service_set_answer(self, status, body, delay_ms);
+	return self;
+}
+
+/* stops the service (answers still waiting are dropped) and frees what it recorded */
+void
+pal_test_service_free(PalTestService *self)
+{
+	if (self == NULL)
+		return;
+	pal_test_thread_clear(&self->thread);
+	g_ptr_array_unref(self->requests);
+	g_free(self->default_body);
+	g_free(self->base_url);
+	g_free(self);
+}
+
+guint
+pal_test_service_get_port(PalTestService *self)
+{
+	return self->port;
+}
+
+/**
+ * pal_test_service_get_url:
+ * @path: (nullable): `/hook` or `hook`, or %NULL for `/`
+ *
+ * Returns: (transfer full): `http://127.0.0.1:PORT/` plus @path
+ */
+gchar *
+pal_test_service_get_url(PalTestService *self, const gchar *path)
+{
+	return pal_test_join_url(self->base_url, path);
+}
+
+/* the answer of requests that the responder does not change (at first: 200, no body, at once) */
+void
+pal_test_service_set_answer(PalTestService *self, guint status, const gchar *body, guint delay_ms)
+{
+	g_mutex_lock(&self->thread.mutex);
+	self->default_status = status;
+	g_free(self->default_body);
+	self->default_body = g_strdup(body);
+	self->default_delay_ms = delay_ms;
+	g_mutex_unlock(&self->thread.mutex);
+}
+
+static guint
+pal_test_service_get(PalTestService *self, const guint *value)
+{
+	guint v;
+
+	g_mutex_lock(&self->thread.mutex);
+	v = *value;
+	g_mutex_unlock(&self->thread.mutex);
+	return v;
+}
+
+static gboolean
+pal_test_service_wait(PalTestService *self, const guint *value, guint n, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	gboolean ok;
+
+	g_mutex_lock(&self->thread.mutex);
+	while (*value < n && g_cond_wait_until(&self->thread.cond, &self->thread.mutex, deadline))
+		;
+	ok = *value >= n;
+	g_mutex_unlock(&self->thread.mutex);
+	return ok;
+}
+
+guint
+pal_test_service_get_n_requests(PalTestService *self)
+{
+	return pal_test_service_get(self, &self->requests->len);
+}
+
+/**
+ * pal_test_service_get_request:
+ * @index: 0-based, in the order of arrival; fails the test when there are fewer
+ *
+ * Returns: (transfer none): the request, valid until the service is freed
+ */
+const PalTestServiceRequest *
+pal_test_service_get_request(PalTestService *self, guint index)
+{
+	const PalTestServiceRequest *request;
+
+	g_mutex_lock(&self->thread.mutex);
+	g_assert_cmpuint(index, <, self->requests->len);
+	request = g_ptr_array_index(self->requests, index);
+	g_mutex_unlock(&self->thread.mutex);
+	return request;
+}
+
+/* Returns: %TRUE once @n requests arrived, %FALSE after @timeout_ms */
+gboolean
+pal_test_service_wait_requests(PalTestService *self, guint n, guint timeout_ms)
+{
+	return pal_test_service_wait(self, &self->requests->len, n, timeout_ms);
+}
+
+/* answers whose status line went to libsoup (a delayed one: when its delay ended) */
+guint
+pal_test_service_get_n_answered(PalTestService *self)
+{
+	return pal_test_service_get(self, &self->n_answered);
+}
+
+/* Returns: the g_get_monotonic_time() of the last answer, 0 before the first */
+gint64
+pal_test_service_get_last_answered(PalTestService *self)
+{
+	gint64 t;
+
+	g_mutex_lock(&self->thread.mutex);
+	t = self->last_answered;
+	g_mutex_unlock(&self->thread.mutex);
+	return t;
+}
+
+/* clients that closed their connection while their answer waited (delay or stall) */
+guint
+pal_test_service_get_n_disconnects(PalTestService *self)
+{
+	return pal_test_service_get(self, &self->n_disconnects);
+}
+
+gboolean
+pal_test_service_wait_disconnects(PalTestService *self, guint n, guint timeout_ms)
+{
+	return pal_test_service_wait(self, &self->n_disconnects, n, timeout_ms);
+}
+
+/* the most requests that were being answered at once */
+guint
+pal_test_service_get_max_in_flight(PalTestService *self)
+{
+	return pal_test_service_get(self, &self->max_in_flight);
+}
+
+guint
+pal_test_closed_port(void)
+{
+	g_autoptr(GSocket) socket =
+	    g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) bound = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_nonnull(socket);
+	g_assert_true(g_socket_bind(socket, address, FALSE, &error));
+	bound = g_socket_get_local_address(socket, &error);
+	g_assert_no_error(error);
+	g_socket_close(socket, NULL);
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 }
 
 /* ======================================================================================== */
@@ -526,7 +1165,14 @@ struct _PalTestDaemon {
 	gboolean eof;
 };
 
-static void
+/**
+ * pal_test_rm_rf:
+ * @path: a file or a directory
+ *
+ * Removes @path and, for a directory, everything in it (links are removed, not followed).
+ * Problems are printed to standard error, not fatal.
+ */
+void
 pal_test_rm_rf(const gchar *path)
 {
 	GStatBuf st;
@@ -916,6 +1562,40 @@ pal_test_daemon_get_url(PalTestDaemon *self, const gchar *path)
 
 	g_return_val_if_fail(base != NULL, NULL);
 	return pal_test_join_url(base, path);
+}
+
+/**
+ * pal_test_daemon_post_accepted:
+ * @path: the endpoint's URL token (`token` or `/token`)
+ * @body: a message, sent as `application/json`
+ *
+ * POSTs @body to the running daemon and fails the test unless it is accepted (`202`).
+ *
+ * Returns: (transfer full): the inputId of the answer
+ */
+gchar *
+pal_test_daemon_post_accepted(PalTestDaemon *self, const gchar *path, const gchar *body)
+{
+	g_autofree gchar *url = pal_test_daemon_get_url(self, path);
+	g_autofree gchar *answer = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) node = NULL;
+	guint status = 0;
+
+	pal_test_http_post(url,
+			   "application/json",
+			   body,
+			   strlen(body),
+			   NULL,
+			   &status,
+			   &answer,
+			   &error);
+	g_assert_no_error(error);
+	if (status != 202)
+		g_printerr("POST %s answered %u: %s\n", url, status, answer);
+	g_assert_cmpuint(status, ==, 202);
+	node = pal_test_json_parse(answer);
+	return g_strdup(json_object_get_string_member(json_node_get_object(node), "inputId"));
 }
 
 static GStrv

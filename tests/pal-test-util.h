@@ -67,6 +67,85 @@ pal_test_receiver_get_n_connections(PalTestReceiver *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalTestReceiver, pal_test_receiver_free)
 
+/* ---- PalTestService: an HTTP service on 127.0.0.1 in its own thread and GMainContext ---- */
+
+/* one request as the service got it; immutable once recorded, owned by the service */
+typedef struct {
+	gchar *method;
+	gchar *path;
+	gchar *query;	     /* nullable */
+	GHashTable *headers; /* lower-case name → value; repeated headers joined with ", " */
+	gchar *body;	     /* NUL-terminated, "" when there was none */
+	gsize body_len;
+	JsonNode *json; /* the body parsed, NULL when it is not JSON */
+	gint64 arrival; /* g_get_monotonic_time() */
+} PalTestServiceRequest;
+
+const gchar *
+pal_test_service_request_get_header(const PalTestServiceRequest *request, const gchar *name);
+/* the body's root object, NULL when the body is not a JSON object */
+JsonObject *
+pal_test_service_request_get_object(const PalTestServiceRequest *request);
+
+/* the answer to one request; filled with the service's default answer (200, no body, at once,
+ * see pal_test_service_set_answer()) before the responder changes it */
+typedef struct {
+	guint status;
+	gchar *body;		     /* nullable; sent as application/json */
+	SoupMessageHeaders *headers; /* more response headers (Location, …) */
+	guint delay_ms;		     /* before the status line */
+	gboolean chunked;	     /* Transfer-Encoding: chunked instead of Content-Length */
+	gsize stall_after;	     /* chunked: bytes sent before a stall … */
+	guint stall_ms;		     /* … of this long, then the rest */
+} PalTestServiceAnswer;
+
+void
+pal_test_service_answer_set(PalTestServiceAnswer *answer, guint status, const gchar *body);
+void
+pal_test_service_answer_take_body(PalTestServiceAnswer *answer, gchar *body);
+
+/* runs in the service's thread, for each request */
+typedef void (*PalTestServiceResponder)(const PalTestServiceRequest *request,
+					PalTestServiceAnswer *answer,
+					gpointer user_data);
+
+typedef struct _PalTestService PalTestService;
+
+PalTestService *
+pal_test_service_new(guint port, PalTestServiceResponder responder, gpointer user_data);
+PalTestService *
+pal_test_service_new_with_answer(guint status, const gchar *body, guint delay_ms);
+void
+pal_test_service_free(PalTestService *self);
+guint
+pal_test_service_get_port(PalTestService *self);
+gchar *
+pal_test_service_get_url(PalTestService *self, const gchar *path);
+void
+pal_test_service_set_answer(PalTestService *self, guint status, const gchar *body, guint delay_ms);
+guint
+pal_test_service_get_n_requests(PalTestService *self);
+const PalTestServiceRequest *
+pal_test_service_get_request(PalTestService *self, guint index);
+gboolean
+pal_test_service_wait_requests(PalTestService *self, guint n, guint timeout_ms);
+guint
+pal_test_service_get_n_answered(PalTestService *self);
+gint64
+pal_test_service_get_last_answered(PalTestService *self);
+guint
+pal_test_service_get_n_disconnects(PalTestService *self);
+gboolean
+pal_test_service_wait_disconnects(PalTestService *self, guint n, guint timeout_ms);
+guint
+pal_test_service_get_max_in_flight(PalTestService *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalTestService, pal_test_service_free)
+
+/* a loopback port where nothing listens (bound, then closed) */
+guint
+pal_test_closed_port(void);
+
 /* ---- PalTestDaemon: the real palaverd ($PALAVERD) in a fresh temporary directory ---- */
 
 typedef struct _PalTestDaemon PalTestDaemon;
@@ -96,6 +175,8 @@ const gchar *
 pal_test_daemon_get_base_url(PalTestDaemon *self);
 gchar *
 pal_test_daemon_get_url(PalTestDaemon *self, const gchar *path);
+gchar *
+pal_test_daemon_post_accepted(PalTestDaemon *self, const gchar *path, const gchar *body);
 GStrv
 pal_test_daemon_dup_listen_urls(PalTestDaemon *self);
 GStrv
@@ -124,6 +205,11 @@ void
 pal_test_daemon_free(PalTestDaemon *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PalTestDaemon, pal_test_daemon_free)
+
+/* ---- files ---- */
+
+void
+pal_test_rm_rf(const gchar *path);
 
 /* ---- subprocesses ---- */
 

@@ -28,227 +28,40 @@ note(const gchar *format, ...)
 }
 
 /* ======================================================================================== */
-/* a backend for http nodes: GET/POST /ok answers JSON at once, /fail answers 500, /slow
- * answers JSON after a delay (without blocking its thread, so a client that gave up does not
- * hold the next request) */
+/* a backend for http nodes (PalTestService): GET/POST /ok answers JSON at once, /fail answers
+ * 500, /slow answers JSON after BACKEND_SLOW_MS (without blocking its thread, so a client that
+ * gave up does not hold the next request) */
 
-typedef struct _Backend Backend;
-
-typedef struct {
-	Backend *backend;
-	SoupServerMessage *msg;
-	GSource *timer;
-	gboolean finished;
-} PendingReply;
-
-struct _Backend {
-	GMutex mutex;
-	GCond cond;
-	GThread *thread;
-	GMainContext *context;
-	GMainLoop *loop;
-	gboolean ready;
-	guint port;
-	guint delay_ms;
-	GPtrArray *pending; /* PendingReply*, the backend thread's */
-	/* guarded by mutex */
-	guint n_requests;
-	guint n_replied;
-	gint64 last_arrival; /* monotonic */
-	gint64 last_reply;   /* monotonic: just before a slow answer is released */
-	GPtrArray *paths;    /* "METHOD /path" of each request */
-	GPtrArray *bodies;   /* the request bodies, as text */
-};
+#define BACKEND_SLOW_MS 1500
 
 static void
-backend_respond(SoupServerMessage *msg, guint status, const gchar *json)
+backend_responder(const PalTestServiceRequest *request, PalTestServiceAnswer *answer, gpointer user_data)
 {
-	soup_server_message_set_status(msg, status, NULL);
-	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json, strlen(json));
-}
-
-static void
-backend_finished_cb(SoupServerMessage *msg, gpointer user_data)
-{
-	PendingReply *p = user_data;
-
-	p->finished = TRUE;
-}
-
-static gboolean
-backend_reply_cb(gpointer user_data)
-{
-	PendingReply *p = user_data;
-	Backend *b = p->backend;
-
-	g_clear_pointer(&p->timer, g_source_unref);
-	if (p->finished)
-		return G_SOURCE_REMOVE;
-	backend_respond(p->msg, 200, "{\"status\":\"shipped\",\"count\":14,\"items\":[\"a\",\"b\"]}");
-	g_mutex_lock(&b->mutex);
-	b->n_replied++;
-	b->last_reply = g_get_monotonic_time();
-	g_cond_broadcast(&b->cond);
-	g_mutex_unlock(&b->mutex);
-	soup_server_message_unpause(p->msg);
-	return G_SOURCE_REMOVE;
-}
-
-static void
-backend_handler(SoupServer *server,
-		SoupServerMessage *msg,
-		const char *path,
-		GHashTable *query,
-		gpointer user_data)
-{
-	Backend *b = user_data;
-	SoupMessageBody *body = soup_server_message_get_request_body(msg);
-	g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
-
-	g_mutex_lock(&b->mutex);
-	b->n_requests++;
-	b->last_arrival = g_get_monotonic_time();
-	g_ptr_array_add(b->paths, g_strdup_printf("%s %s", soup_server_message_get_method(msg), path));
-	g_ptr_array_add(b->bodies, g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes)));
-	g_cond_broadcast(&b->cond);
-	g_mutex_unlock(&b->mutex);
-
-	if (g_strcmp0(path, "/slow") == 0) {
-		PendingReply *p = g_new0(PendingReply, 1);
-
-		p->backend = b;
-		p->msg = g_object_ref(msg);
-		g_signal_connect(msg, "finished", G_CALLBACK(backend_finished_cb), p);
-		soup_server_message_pause(msg);
-		p->timer = g_timeout_source_new(b->delay_ms);
-		g_source_set_callback(p->timer, backend_reply_cb, p, NULL);
-		g_source_attach(p->timer, b->context);
-		g_ptr_array_add(b->pending, p);
-	} else if (g_strcmp0(path, "/fail") == 0) {
-		backend_respond(msg, 500, "{\"error\":\"boom\"}");
-	} else if (g_strcmp0(path, "/ok") == 0) {
-		backend_respond(msg, 200, "{\"status\":\"fine\",\"n\":3}");
+	if (g_strcmp0(request->path, "/slow") == 0) {
+		pal_test_service_answer_set(answer, 200, "{\"status\":\"shipped\",\"count\":14,\"items\":[\"a\",\"b\"]}");
+		answer->delay_ms = BACKEND_SLOW_MS;
+	} else if (g_strcmp0(request->path, "/fail") == 0) {
+		pal_test_service_answer_set(answer, 500, "{\"error\":\"boom\"}");
+	} else if (g_strcmp0(request->path, "/ok") == 0) {
+		pal_test_service_answer_set(answer, 200, "{\"status\":\"fine\",\"n\":3}");
 	} else {
-		backend_respond(msg, 404, "{\"error\":\"no such path\"}");
+		pal_test_service_answer_set(answer, 404, "{\"error\":\"no such path\"}");
 	}
 }
 
-static gpointer
-backend_thread(gpointer user_data)
+static PalTestService *
+backend_new(void)
 {
-	Backend *b = user_data;
-	g_autoptr(SoupServer) server = NULL;
-	g_autoptr(GError) error = NULL;
-	GSList *uris;
-
-	g_main_context_push_thread_default(b->context);
-	server = soup_server_new(NULL, NULL);
-	soup_server_add_handler(server, NULL, backend_handler, b, NULL);
-	soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-	g_assert_no_error(error);
-	uris = soup_server_get_uris(server);
-	g_assert_nonnull(uris);
-	g_mutex_lock(&b->mutex);
-	b->port = (guint)g_uri_get_port(uris->data);
-	b->ready = TRUE;
-	g_cond_broadcast(&b->cond);
-	g_mutex_unlock(&b->mutex);
-	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-
-	g_main_loop_run(b->loop);
-
-	soup_server_disconnect(server);
-	g_clear_object(&server);
-	while (g_main_context_iteration(b->context, FALSE))
-		;
-	for (guint i = 0; i < b->pending->len; i++) {
-		PendingReply *p = g_ptr_array_index(b->pending, i);
-		if (p->timer != NULL) {
-			g_source_destroy(p->timer);
-			g_source_unref(p->timer);
-		}
-		g_signal_handlers_disconnect_by_data(p->msg, p);
-		g_object_unref(p->msg);
-		g_free(p);
-	}
-	g_ptr_array_set_size(b->pending, 0);
-	g_main_context_pop_thread_default(b->context);
-	return NULL;
-}
-
-static Backend *
-backend_new(guint delay_ms)
-{
-	Backend *b = g_new0(Backend, 1);
-
-	g_mutex_init(&b->mutex);
-	g_cond_init(&b->cond);
-	b->context = g_main_context_new();
-	b->loop = g_main_loop_new(b->context, FALSE);
-	b->delay_ms = delay_ms;
-	b->pending = g_ptr_array_new();
-	b->paths = g_ptr_array_new_with_free_func(g_free);
-	b->bodies = g_ptr_array_new_with_free_func(g_free);
-	b->thread = g_thread_new("backend", backend_thread, b);
-	g_mutex_lock(&b->mutex);
-	while (!b->ready)
-		g_cond_wait(&b->cond, &b->mutex);
-	g_mutex_unlock(&b->mutex);
-	return b;
-}
-
-static gboolean
-backend_quit_cb(gpointer user_data)
-{
-	g_main_loop_quit(user_data);
-	return G_SOURCE_REMOVE;
+	return pal_test_service_new(0, backend_responder, NULL);
 }
 
 static void
-backend_free(Backend *b)
+assert_backend_request(PalTestService *b, guint index, const gchar *method, const gchar *path)
 {
-	GSource *source = g_idle_source_new();
+	const PalTestServiceRequest *request = pal_test_service_get_request(b, index);
 
-	g_source_set_callback(source, backend_quit_cb, b->loop, NULL);
-	g_source_attach(source, b->context);
-	g_source_unref(source);
-	g_thread_join(b->thread);
-	g_main_loop_unref(b->loop);
-	g_main_context_unref(b->context);
-	g_ptr_array_unref(b->pending);
-	g_ptr_array_unref(b->paths);
-	g_ptr_array_unref(b->bodies);
-	g_mutex_clear(&b->mutex);
-	g_cond_clear(&b->cond);
-	g_free(b);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Backend, backend_free)
-
-static gchar *
-backend_url(Backend *b, const gchar *path)
-{
-	return g_strdup_printf("http://127.0.0.1:%u%s", b->port, path);
-}
-
-/* a loopback port where nothing listens (bound, then closed) */
-static guint
-closed_port(void)
-{
-	g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-	g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(lo, 0);
-	g_autoptr(GSocketAddress) bound = NULL;
-	g_autoptr(GError) error = NULL;
-	guint port;
-
-	g_assert_nonnull(socket);
-	g_assert_true(g_socket_bind(socket, addr, FALSE, &error));
-	bound = g_socket_get_local_address(socket, &error);
-	g_assert_no_error(error);
-	port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-	g_socket_close(socket, NULL);
-	return port;
+	g_assert_cmpstr(request->method, ==, method);
+	g_assert_cmpstr(request->path, ==, path);
 }
 
 /* ======================================================================================== */
@@ -407,17 +220,9 @@ post_data(PalTestDaemon *d,
 	  const gchar *text,
 	  const gchar *data_json)
 {
-	g_autofree gchar *url = pal_test_daemon_get_url(d, token);
 	g_autofree gchar *body = message_body(user, session, text, data_json);
-	g_autofree gchar *answer = NULL;
-	g_autoptr(GError) error = NULL;
-	guint status = 0;
 
-	g_assert_true(pal_test_http_post(url, "application/json", body, strlen(body), NULL, &status, &answer, &error));
-	g_assert_no_error(error);
-	if (status != 202)
-		g_printerr("POST %s answered %u: %s\n", url, status, answer);
-	g_assert_cmpuint(status, ==, 202);
+	g_free(pal_test_daemon_post_accepted(d, token, body));
 }
 
 static void
@@ -594,6 +399,13 @@ conv_expect(Conv *c, const gchar *session, const gchar *const *texts)
 		g_autoptr(GPtrArray) expect_got_ = conv_expect((conv), (session), expect_texts_);    \
 	} while (0)
 
+/* one turn: @text from @user in @session, answered with exactly the outputs given after it */
+#define TURN(conv, d, token, user, session, text, ...)                                               \
+	do {                                                                                         \
+		post((d), (token), (user), (session), (text));                                       \
+		EXPECT((conv), (session), __VA_ARGS__);                                              \
+	} while (0)
+
 /* nothing more arrives within a moment */
 static void
 conv_expect_end(Conv *c)
@@ -735,13 +547,10 @@ test_conversation(void)
 		assert_quick_replies(g_ptr_array_index(got, 1), titles, payloads);
 	}
 	/* an answer that matches no case asks again */
-	post(d, TOKEN_CHAT, "u1", "s1", "what?");
-	EXPECT(&c, "s1", "Pick one, friend");
-	post(d, TOKEN_CHAT, "u1", "s1", "Add");
-	EXPECT(&c, "s1", "A number?");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s1", "what?", "Pick one, friend");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s1", "Add", "A number?");
 	/* invalid → reprompt, valid → set, script, say with typed templates */
-	post(d, TOKEN_CHAT, "u1", "s1", "seven");
-	EXPECT(&c, "s1", "Digits please, not seven.");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s1", "seven", "Digits please, not seven.");
 	post(d, TOKEN_CHAT, "u1", "s1", " 7 ");
 	{
 		const gchar *const texts[] = {"Total 14, half 3.5, tries 1.", "Pick one, friend", NULL};
@@ -761,15 +570,11 @@ test_conversation(void)
 		assert_quick_replies(g_ptr_array_index(got, 1), titles, payloads);
 	}
 	/* the second round: retries exhausted → onFail */
-	post(d, TOKEN_CHAT, "u1", "s1", "double");
-	EXPECT(&c, "s1", "A number?");
-	post(d, TOKEN_CHAT, "u1", "s1", "x");
-	EXPECT(&c, "s1", "Digits please, not x.");
-	post(d, TOKEN_CHAT, "u1", "s1", "y");
-	EXPECT(&c, "s1", "Giving up after 1 tries.", "Pick one, friend");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s1", "double", "A number?");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s1", "x", "Digits please, not x.");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s1", "y", "Giving up after 1 tries.", "Pick one, friend");
 	/* a second session of the same user starts at the beginning, with the default context */
-	post(d, TOKEN_CHAT, "u1", "s2", "hi");
-	EXPECT(&c, "s2", "Hello !", "Pick one, friend");
+	TURN(&c, d, TOKEN_CHAT, "u1", "s2", "hi", "Hello !", "Pick one, friend");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -804,29 +609,22 @@ test_restart_mid_conversation(void)
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_FORM, "u", "s", "hello");
-	EXPECT(&c, "s", "Your name?");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "hello", "Your name?");
 	/* a clean stop while the session waits at a question */
 	stop_daemon(d);
 	restart_daemon(d);
-	post(d, TOKEN_FORM, "u", "s", "Bob");
-	EXPECT(&c, "s", "Your age, Bob?");
-	post(d, TOKEN_FORM, "u", "s", "old");
-	EXPECT(&c, "s", "A number, please.");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "Bob", "Your age, Bob?");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "old", "A number, please.");
 	/* a crash after the turn was delivered */
 	pal_test_daemon_kill9(d);
 	restart_daemon(d);
-	post(d, TOKEN_FORM, "u", "s", "42");
-	EXPECT(&c, "s", "Bob is 42; started with hello, visit 1.");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "42", "Bob is 42; started with hello, visit 1.");
 	/* the conversation ended: the next input starts over, with the context kept */
 	pal_test_daemon_kill9(d);
 	restart_daemon(d);
-	post(d, TOKEN_FORM, "u", "s", "again");
-	EXPECT(&c, "s", "Your name?");
-	post(d, TOKEN_FORM, "u", "s", "Bea");
-	EXPECT(&c, "s", "Your age, Bea?");
-	post(d, TOKEN_FORM, "u", "s", "7");
-	EXPECT(&c, "s", "Bea is 7; started with again, visit 2.");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "again", "Your name?");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "Bea", "Your age, Bea?");
+	TURN(&c, d, TOKEN_FORM, "u", "s", "7", "Bea is 7; started with again, visit 2.");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -839,9 +637,9 @@ test_restart_mid_conversation(void)
 
 /* count → say → slow http → say; the counter shows that the session's state survives */
 static gchar *
-stream_flow(Backend *b)
+stream_flow(PalTestService *b)
 {
-	g_autofree gchar *slow = backend_url(b, "/slow");
+	g_autofree gchar *slow = pal_test_service_get_url(b, "/slow");
 
 	return g_strdup_printf(
 	    "{`name`:`stream`,`start`:`count`,`context`:{`checks`:0},`nodes`:{"
@@ -862,12 +660,11 @@ static void
 test_streaming(void)
 {
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
-	g_autoptr(Backend) b = backend_new(1500);
+	g_autoptr(PalTestService) b = backend_new();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
 	g_autofree gchar *flow = stream_flow(b);
 	gint64 posted, t_first, t_second, t_reply, t_arrival;
-	guint replied;
 	Conv c;
 
 	add_graph_endpoint(d, "stream", TOKEN_STREAM, "stream.json", flow, NULL, hook, NULL);
@@ -878,10 +675,7 @@ test_streaming(void)
 	post(d, TOKEN_STREAM, "u", "s", "12");
 	/* the first output comes while the backend still holds the request */
 	g_assert_true(pal_test_receiver_wait_count(r, 1, WAIT_MS));
-	g_mutex_lock(&b->mutex);
-	replied = b->n_replied;
-	g_mutex_unlock(&b->mutex);
-	g_assert_cmpuint(replied, ==, 0);
+	g_assert_cmpuint(pal_test_service_get_n_answered(b), ==, 0);
 	{
 		const gchar *const texts[] = {"Let me check order 12 (check 1)…", "Order 12 is shipped (14 items, first a).", NULL};
 		g_autoptr(GPtrArray) got = conv_expect(&c, "s", texts);
@@ -904,12 +698,10 @@ test_streaming(void)
 		g_assert_cmpstr(pal_received_request_get_header(g_ptr_array_index(got, 0), "Palaver-Turn-Index"), ==, "0");
 		g_assert_cmpstr(pal_received_request_get_header(g_ptr_array_index(got, 1), "Palaver-Turn-Index"), ==, "1");
 	}
-	g_mutex_lock(&b->mutex);
-	t_reply = b->last_reply;
-	t_arrival = b->last_arrival;
-	g_assert_cmpuint(b->n_requests, ==, 1);
-	g_assert_cmpstr(g_ptr_array_index(b->paths, 0), ==, "GET /slow");
-	g_mutex_unlock(&b->mutex);
+	g_assert_cmpuint(pal_test_service_get_n_requests(b), ==, 1);
+	assert_backend_request(b, 0, "GET", "/slow");
+	t_reply = pal_test_service_get_last_answered(b);
+	t_arrival = pal_test_service_get_request(b, 0)->arrival;
 	note("first output after %" G_GINT64_FORMAT " ms, backend answered after %" G_GINT64_FORMAT
 		       " ms, second output after %" G_GINT64_FORMAT " ms",
 		       (t_first - posted) / 1000,
@@ -920,8 +712,7 @@ test_streaming(void)
 	g_assert_cmpint(t_second, >=, t_reply);
 
 	/* the session goes on, with its state */
-	post(d, TOKEN_STREAM, "u", "s", "13");
-	EXPECT(&c, "s", "Let me check order 13 (check 2)…", "Order 13 is shipped (14 items, first a).");
+	TURN(&c, d, TOKEN_STREAM, "u", "s", "13", "Let me check order 13 (check 2)…", "Order 13 is shipped (14 items, first a).");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -933,29 +724,23 @@ static void
 test_streaming_crash(void)
 {
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
-	g_autoptr(Backend) b = backend_new(1500);
+	g_autoptr(PalTestService) b = backend_new();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
 	g_autofree gchar *flow = stream_flow(b);
-	guint replied;
 	Conv c;
 
 	add_graph_endpoint(d, "stream", TOKEN_STREAM, "stream.json", flow, NULL, hook, NULL);
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_STREAM, "u", "s", "12");
-	EXPECT(&c, "s", "Let me check order 12 (check 1)…");
-	g_mutex_lock(&b->mutex);
-	replied = b->n_replied;
-	g_mutex_unlock(&b->mutex);
-	g_assert_cmpuint(replied, ==, 0);
+	TURN(&c, d, TOKEN_STREAM, "u", "s", "12", "Let me check order 12 (check 1)…");
+	g_assert_cmpuint(pal_test_service_get_n_answered(b), ==, 0);
 	pal_test_daemon_kill9(d);
 	restart_daemon(d);
 	/* the replayed turn: the same first output (same webhook-id) is not a new output */
 	EXPECT(&c, "s", "Order 12 is shipped (14 items, first a).");
-	post(d, TOKEN_STREAM, "u", "s", "13");
-	EXPECT(&c, "s", "Let me check order 13 (check 2)…", "Order 13 is shipped (14 items, first a).");
+	TURN(&c, d, TOKEN_STREAM, "u", "s", "13", "Let me check order 13 (check 2)…", "Order 13 is shipped (14 items, first a).");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -970,14 +755,14 @@ static void
 test_http_errors(void)
 {
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
-	g_autoptr(Backend) b = backend_new(1500);
+	g_autoptr(PalTestService) b = backend_new();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
 	g_autofree gchar *log = log_to_file(d);
-	g_autofree gchar *refused = g_strdup_printf("http://127.0.0.1:%u/x", closed_port());
-	g_autofree gchar *fail = backend_url(b, "/fail");
-	g_autofree gchar *slow = backend_url(b, "/slow");
-	g_autofree gchar *ok = backend_url(b, "/ok");
+	g_autofree gchar *refused = g_strdup_printf("http://127.0.0.1:%u/x", pal_test_closed_port());
+	g_autofree gchar *fail = pal_test_service_get_url(b, "/fail");
+	g_autofree gchar *slow = pal_test_service_get_url(b, "/slow");
+	g_autofree gchar *ok = pal_test_service_get_url(b, "/ok");
 	g_autofree gchar *flow = g_strdup_printf(
 	    "{`name`:`calls`,`start`:`route`,`context`:{`errors`:0},`nodes`:{"
 	    " `route`:{`type`:`switch`,`value`:`{{ input.text }}`,"
@@ -1006,35 +791,27 @@ test_http_errors(void)
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_HTTP, "u", "s", "hello");
-	EXPECT(&c, "s", "Echo hello.");
-	post(d, TOKEN_HTTP, "u", "s", "refused");
-	EXPECT(&c, "s", "Error path for refused (1), stored .");
-	post(d, TOKEN_HTTP, "u", "s", "fail");
-	EXPECT(&c, "s", "Error path for fail (2), stored .");
+	TURN(&c, d, TOKEN_HTTP, "u", "s", "hello", "Echo hello.");
+	TURN(&c, d, TOKEN_HTTP, "u", "s", "refused", "Error path for refused (1), stored .");
+	TURN(&c, d, TOKEN_HTTP, "u", "s", "fail", "Error path for fail (2), stored .");
 	before = g_get_monotonic_time();
-	post(d, TOKEN_HTTP, "u", "s", "slow");
-	EXPECT(&c, "s", "Error path for slow (3), stored .");
+	TURN(&c, d, TOKEN_HTTP, "u", "s", "slow", "Error path for slow (3), stored .");
 	/* the node's timeout, not the server's delay */
 	g_assert_cmpint(g_get_monotonic_time() - before, <, 1400 * 1000);
-	post(d, TOKEN_HTTP, "u", "s", "ok");
-	EXPECT(&c, "s", "Got fine 3.");
-	post(d, TOKEN_HTTP, "u", "s", "bye");
-	EXPECT(&c, "s", "Echo bye.");
+	TURN(&c, d, TOKEN_HTTP, "u", "s", "ok", "Got fine 3.");
+	TURN(&c, d, TOKEN_HTTP, "u", "s", "bye", "Echo bye.");
 	conv_expect_end(&c);
 
-	g_mutex_lock(&b->mutex);
-	g_assert_cmpuint(b->n_requests, ==, 3);
-	g_assert_cmpstr(g_ptr_array_index(b->paths, 0), ==, "GET /fail");
-	g_assert_cmpstr(g_ptr_array_index(b->paths, 1), ==, "GET /slow");
-	g_assert_cmpstr(g_ptr_array_index(b->paths, 2), ==, "POST /ok");
+	g_assert_cmpuint(pal_test_service_get_n_requests(b), ==, 3);
+	assert_backend_request(b, 0, "GET", "/fail");
+	assert_backend_request(b, 1, "GET", "/slow");
+	assert_backend_request(b, 2, "POST", "/ok");
 	{
-		g_autoptr(JsonNode) body = pal_test_json_parse(g_ptr_array_index(b->bodies, 2));
-		JsonObject *o = json_node_get_object(body);
+		JsonObject *o = pal_test_service_request_get_object(pal_test_service_get_request(b, 2));
+		g_assert_nonnull(o);
 		g_assert_cmpstr(json_object_get_string_member(o, "q"), ==, "ok");
 		g_assert_cmpint(json_object_get_int_member(o, "errors"), ==, 3);
 	}
-	g_mutex_unlock(&b->mutex);
 	/* the failures are logged, one line each */
 	g_assert_true(wait_log(log, "HTTP status 500", 2000));
 	stop_daemon(d);
@@ -1078,16 +855,14 @@ test_broken_flow(void)
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_GOOD, "u", "s", "there");
-	EXPECT(&c, "s", "Hi there");
+	TURN(&c, d, TOKEN_GOOD, "u", "s", "there", "Hi there");
 	/* the broken endpoint is not served: its token is unknown */
 	url = pal_test_daemon_get_url(d, TOKEN_BROKEN);
 	g_assert_true(pal_test_http_post(url, "application/json", body, strlen(body), NULL, &status, &answer, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(status, ==, 404);
 	g_assert_nonnull(strstr(answer, "unknown_endpoint"));
-	post(d, TOKEN_GOOD, "u", "s", "again");
-	EXPECT(&c, "s", "Hi again");
+	TURN(&c, d, TOKEN_GOOD, "u", "s", "again", "Hi again");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -1141,27 +916,19 @@ test_profile(void)
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_PROFILE, "u1", "a", "hi");
-	EXPECT(&c, "a", "What is your name?");
-	post(d, TOKEN_PROFILE, "u1", "a", "Ada");
-	EXPECT(&c, "a", "Nice to meet you, Ada.");
+	TURN(&c, d, TOKEN_PROFILE, "u1", "a", "hi", "What is your name?");
+	TURN(&c, d, TOKEN_PROFILE, "u1", "a", "Ada", "Nice to meet you, Ada.");
 	/* another session of the same user */
-	post(d, TOKEN_PROFILE, "u1", "b", "hi");
-	EXPECT(&c, "b", "Welcome back, Ada!");
+	TURN(&c, d, TOKEN_PROFILE, "u1", "b", "hi", "Welcome back, Ada!");
 	/* another user */
-	post(d, TOKEN_PROFILE, "u2", "c", "hi");
-	EXPECT(&c, "c", "What is your name?");
+	TURN(&c, d, TOKEN_PROFILE, "u2", "c", "hi", "What is your name?");
 	/* after a restart */
 	stop_daemon(d);
 	restart_daemon(d);
-	post(d, TOKEN_PROFILE, "u1", "d", "hi");
-	EXPECT(&c, "d", "Welcome back, Ada!");
-	post(d, TOKEN_PROFILE, "u2", "c", "Bob");
-	EXPECT(&c, "c", "Nice to meet you, Bob.");
-	post(d, TOKEN_PROFILE, "u2", "e", "hi");
-	EXPECT(&c, "e", "Welcome back, Bob!");
-	post(d, TOKEN_PROFILE, "u1", "a", "hi");
-	EXPECT(&c, "a", "Welcome back, Ada!");
+	TURN(&c, d, TOKEN_PROFILE, "u1", "d", "hi", "Welcome back, Ada!");
+	TURN(&c, d, TOKEN_PROFILE, "u2", "c", "Bob", "Nice to meet you, Bob.");
+	TURN(&c, d, TOKEN_PROFILE, "u2", "e", "hi", "Welcome back, Bob!");
+	TURN(&c, d, TOKEN_PROFILE, "u1", "a", "hi", "Welcome back, Ada!");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -1181,19 +948,13 @@ test_profile_live_sessions(void)
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_PROFILE, "u3", "x", "hi");
-	EXPECT(&c, "x", "What is your name?");
-	post(d, TOKEN_PROFILE, "u3", "y", "hi");
-	EXPECT(&c, "y", "What is your name?");
-	post(d, TOKEN_PROFILE, "u3", "x", "Ada");
-	EXPECT(&c, "x", "Nice to meet you, Ada.");
-	post(d, TOKEN_PROFILE, "u3", "y", "Bea");
-	EXPECT(&c, "y", "Nice to meet you, Bea.");
+	TURN(&c, d, TOKEN_PROFILE, "u3", "x", "hi", "What is your name?");
+	TURN(&c, d, TOKEN_PROFILE, "u3", "y", "hi", "What is your name?");
+	TURN(&c, d, TOKEN_PROFILE, "u3", "x", "Ada", "Nice to meet you, Ada.");
+	TURN(&c, d, TOKEN_PROFILE, "u3", "y", "Bea", "Nice to meet you, Bea.");
 	/* the user's profile now says Bea, for every session */
-	post(d, TOKEN_PROFILE, "u3", "z", "hi");
-	EXPECT(&c, "z", "Welcome back, Bea!");
-	post(d, TOKEN_PROFILE, "u3", "x", "hi");
-	EXPECT(&c, "x", "Welcome back, Bea!");
+	TURN(&c, d, TOKEN_PROFILE, "u3", "z", "hi", "Welcome back, Bea!");
+	TURN(&c, d, TOKEN_PROFILE, "u3", "x", "hi", "Welcome back, Bea!");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -1252,19 +1013,13 @@ test_retention(void)
 	conv_init(&c, r);
 
 	/* ttl: "old" will be 2 days old, "young" 12 hours */
-	post(d, TOKEN_TTL, "u", "old", "hi");
-	EXPECT(&c, "old", "Your name? (visit 1)");
-	post(d, TOKEN_TTL, "u", "young", "hi");
-	EXPECT(&c, "young", "Your name? (visit 1)");
+	TURN(&c, d, TOKEN_TTL, "u", "old", "hi", "Your name? (visit 1)");
+	TURN(&c, d, TOKEN_TTL, "u", "young", "hi", "Your name? (visit 1)");
 	/* inactivity: "idle" will be idle for 2 minutes, "busy" for 30 s */
-	post(d, TOKEN_IDLE, "u", "idle", "hi");
-	EXPECT(&c, "idle", "Your name? (visit 1)");
-	post(d, TOKEN_IDLE, "u", "idle", "Ada");
-	EXPECT(&c, "idle", "Thanks Ada, visit 1.");
-	post(d, TOKEN_IDLE, "u", "idle", "hi");
-	EXPECT(&c, "idle", "Your name? (visit 2, was Ada)");
-	post(d, TOKEN_IDLE, "u", "busy", "hi");
-	EXPECT(&c, "busy", "Your name? (visit 1)");
+	TURN(&c, d, TOKEN_IDLE, "u", "idle", "hi", "Your name? (visit 1)");
+	TURN(&c, d, TOKEN_IDLE, "u", "idle", "Ada", "Thanks Ada, visit 1.");
+	TURN(&c, d, TOKEN_IDLE, "u", "idle", "hi", "Your name? (visit 2, was Ada)");
+	TURN(&c, d, TOKEN_IDLE, "u", "busy", "hi", "Your name? (visit 1)");
 	stop_daemon(d);
 
 	{
@@ -1292,20 +1047,14 @@ test_retention(void)
 	/* expired: the answer is a new input at start, with the default context (the sequence is
 	 * checked at the end) */
 	old_seq = conv_forget(&c, "u", "old");
-	post(d, TOKEN_TTL, "u", "old", "Ada");
-	EXPECT(&c, "old", "Your name? (visit 1)");
+	TURN(&c, d, TOKEN_TTL, "u", "old", "Ada", "Your name? (visit 1)");
 	new_seq = conv_last_seq(&c, "u", "old");
-	post(d, TOKEN_TTL, "u", "young", "Bea");
-	EXPECT(&c, "young", "Thanks Bea, visit 1.");
-	post(d, TOKEN_IDLE, "u", "idle", "Cid");
-	EXPECT(&c, "idle", "Your name? (visit 1)");
-	post(d, TOKEN_IDLE, "u", "busy", "Dee");
-	EXPECT(&c, "busy", "Thanks Dee, visit 1.");
+	TURN(&c, d, TOKEN_TTL, "u", "young", "Bea", "Thanks Bea, visit 1.");
+	TURN(&c, d, TOKEN_IDLE, "u", "idle", "Cid", "Your name? (visit 1)");
+	TURN(&c, d, TOKEN_IDLE, "u", "busy", "Dee", "Thanks Dee, visit 1.");
 	/* and they go on from there */
-	post(d, TOKEN_TTL, "u", "old", "Eve");
-	EXPECT(&c, "old", "Thanks Eve, visit 1.");
-	post(d, TOKEN_IDLE, "u", "idle", "Fay");
-	EXPECT(&c, "idle", "Thanks Fay, visit 1.");
+	TURN(&c, d, TOKEN_TTL, "u", "old", "Eve", "Thanks Eve, visit 1.");
+	TURN(&c, d, TOKEN_IDLE, "u", "idle", "Fay", "Thanks Fay, visit 1.");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	g_assert_cmpint(count_session(db, "ttl", "old"), ==, 1);
@@ -1379,7 +1128,7 @@ test_demo(void)
 	g_assert_nonnull(strstr(demo, "\"http://127.0.0.1:8080/healthz\""));
 	if (port_open(8080)) {
 		/* something serves 127.0.0.1:8080 here (the demo?): use a port where nothing does */
-		g_autofree gchar *url = g_strdup_printf("\"http://127.0.0.1:%u/healthz\"", closed_port());
+		g_autofree gchar *url = g_strdup_printf("\"http://127.0.0.1:%u/healthz\"", pal_test_closed_port());
 		note("127.0.0.1:8080 is in use; the error path calls %s instead", url);
 		down = replace(demo, "\"http://127.0.0.1:8080/healthz\"", url);
 	} else {
@@ -1400,18 +1149,12 @@ test_demo(void)
 		g_autoptr(GPtrArray) got = conv_expect(&c, "s", texts);
 		assert_quick_replies(g_ptr_array_index(got, 1), titles, payloads);
 	}
-	post(d, TOKEN_DEMO, "u", "s", "order_status");
-	EXPECT(&c, "s", "What is your order number?");
-	post(d, TOKEN_DEMO, "u", "s", "abc");
-	EXPECT(&c, "s", "Order numbers are digits only, like 12345. Please try again.");
-	post(d, TOKEN_DEMO, "u", "s", "12345");
-	EXPECT(&c, "s", "Order 12345 arrives in 1 day(s). You have asked about 1 order(s) so far.", "What would you like to do?");
-	post(d, TOKEN_DEMO, "u", "s", "status");
-	EXPECT(&c, "s", "I could not reach the status page right now; please try again later.", "What would you like to do?");
-	post(d, TOKEN_DEMO, "u", "s", "Order");
-	EXPECT(&c, "s", "What is your order number?");
-	post(d, TOKEN_DEMO, "u", "s", "7");
-	EXPECT(&c, "s", "Order 7 arrives in 3 day(s). You have asked about 2 order(s) so far.", "What would you like to do?");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "order_status", "What is your order number?");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "abc", "Order numbers are digits only, like 12345. Please try again.");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "12345", "Order 12345 arrives in 1 day(s). You have asked about 1 order(s) so far.", "What would you like to do?");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "status", "I could not reach the status page right now; please try again later.", "What would you like to do?");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "Order", "What is your order number?");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "7", "Order 7 arrives in 3 day(s). You have asked about 2 order(s) so far.", "What would you like to do?");
 
 	/* the same bot with its status URL pointing at this palaverd, added by a reload */
 	live_url = g_strdup_printf("\"%shealthz\"", pal_test_daemon_get_base_url(d));
@@ -1438,8 +1181,7 @@ test_demo(void)
 	}
 	g_assert_cmpuint(status, ==, 202);
 	EXPECT(&c, "l", "Hi, I am the Palaver demo bot.", "What would you like to do?");
-	post(d, TOKEN_LIVE, "u", "l", "Status");
-	EXPECT(&c, "l", "The gateway says its status is \"ok\".", "What would you like to do?");
+	TURN(&c, d, TOKEN_LIVE, "u", "l", "Status", "The gateway says its status is \"ok\".", "What would you like to do?");
 	post(d, TOKEN_LIVE, "u", "l", "agent");
 	{
 		const gchar *const texts[] = {"Connecting you to a person…", "", NULL};
@@ -1453,16 +1195,12 @@ test_demo(void)
 		g_assert_cmpstr(json_object_get_string_member(event, "provider"), ==, "desk");
 	}
 	/* no handover plugin: the next input resumes at the menu */
-	post(d, TOKEN_LIVE, "u", "l", "I am back");
-	EXPECT(&c, "l", "What would you like to do?");
-	post(d, TOKEN_LIVE, "u", "l", "bye");
-	EXPECT(&c, "l", "Goodbye! Write again any time.");
+	TURN(&c, d, TOKEN_LIVE, "u", "l", "I am back", "What would you like to do?");
+	TURN(&c, d, TOKEN_LIVE, "u", "l", "bye", "Goodbye! Write again any time.");
 	/* the conversation ended; the next one is counted */
-	post(d, TOKEN_LIVE, "u", "l", "hello again");
-	EXPECT(&c, "l", "Welcome back! This is conversation number 2.", "What would you like to do?");
+	TURN(&c, d, TOKEN_LIVE, "u", "l", "hello again", "Welcome back! This is conversation number 2.", "What would you like to do?");
 	/* the first endpoint's session was not disturbed by the reload */
-	post(d, TOKEN_DEMO, "u", "s", "what");
-	EXPECT(&c, "s", "Sorry, I did not get \"what\". Please pick one of the options.", "What would you like to do?");
+	TURN(&c, d, TOKEN_DEMO, "u", "s", "what", "Sorry, I did not get \"what\". Please pick one of the options.", "What would you like to do?");
 	conv_expect_end(&c);
 	stop_daemon(d);
 	conv_clear(&c);
@@ -1497,19 +1235,14 @@ test_step_limit(void)
 	start_daemon(d);
 	conv_init(&c, r);
 
-	post(d, TOKEN_LOOP, "u", "s", "hello");
-	EXPECT(&c, "s", "You said hello.");
-	post(d, TOKEN_LOOP, "u", "s", "loop");
-	EXPECT(&c, "s", "Going round.");
+	TURN(&c, d, TOKEN_LOOP, "u", "s", "hello", "You said hello.");
+	TURN(&c, d, TOKEN_LOOP, "u", "s", "loop", "Going round.");
 	if (!wait_log(log, "step limit of 50", WAIT_MS))
 		dump_log(log);
 	g_assert_true(wait_log(log, "step limit of 50", 1));
-	post(d, TOKEN_LOOP, "u", "s", "again");
-	EXPECT(&c, "s", "You said again.");
-	post(d, TOKEN_LOOP, "u", "s", "loop");
-	EXPECT(&c, "s", "Going round.");
-	post(d, TOKEN_LOOP, "u", "s", "still there?");
-	EXPECT(&c, "s", "You said still there?.");
+	TURN(&c, d, TOKEN_LOOP, "u", "s", "again", "You said again.");
+	TURN(&c, d, TOKEN_LOOP, "u", "s", "loop", "Going round.");
+	TURN(&c, d, TOKEN_LOOP, "u", "s", "still there?", "You said still there?.");
 
 	post(d, "loop-token-0000000000002", "u", "t", "loop");
 	EXPECT(&c, "t", "Going round.");

@@ -4,7 +4,7 @@
  * The `graph` flow plugin turn by turn (FLOWS.md): every node type, template typing, question
  * retries, the step limit, the sandbox's errors, and flow validation. The plugin is used the
  * way the gateway uses it (PalExtension.setup, PalFlow.run with a PalTurn); http nodes talk
- * to a real HTTP server on loopback (PalTestReceiver).
+ * to a real HTTP server on loopback (PalTestService).
  */
 
 #include "config.h"
@@ -36,14 +36,7 @@ fixture_set_up(Fixture *f, gconstpointer data)
 static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *path = g_build_filename(f->dir, name, NULL);
-		g_unlink(path);
-	}
-	g_rmdir(f->dir);
+	pal_test_rm_rf(f->dir);
 	g_free(f->dir);
 	g_clear_object(&f->flow);
 	g_object_unref(f->session);
@@ -489,98 +482,11 @@ test_default_context(Fixture *f, gconstpointer data)
 
 /* ---- http nodes ---- */
 
-/* A small HTTP service in the test's own context: answers every request with a fixed status
- * and body after a delay (paused, so the test's main loop keeps running meanwhile). */
-typedef struct {
-	SoupServer *server;
-	guint port;
-	guint status;
-	gchar *body;
-	guint delay_ms;
-	GPtrArray *methods, *paths, *tokens, *bodies;
-} Service;
-
-typedef struct {
-	Service *svc;
-	SoupServerMessage *msg;
-} Delayed;
-
-static gboolean
-service_answer_cb(gpointer data)
-{
-	Delayed *d = data;
-
-	soup_server_message_set_status(d->msg, d->svc->status, NULL);
-	soup_server_message_set_response(d->msg, "application/json", SOUP_MEMORY_COPY, d->svc->body, strlen(d->svc->body));
-	soup_server_message_unpause(d->msg);
-	g_object_unref(d->msg);
-	g_free(d);
-	return G_SOURCE_REMOVE;
-}
-
-static void
-service_handler(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
-{
-	Service *svc = user_data;
-	SoupMessageBody *body = soup_server_message_get_request_body(msg);
-	Delayed *d = g_new0(Delayed, 1);
-
-	g_ptr_array_add(svc->methods, g_strdup(soup_server_message_get_method(msg)));
-	g_ptr_array_add(svc->paths, g_strdup(path));
-	g_ptr_array_add(svc->tokens, g_strdup(soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "X-Token")));
-	g_ptr_array_add(svc->bodies, g_strndup(body->data != NULL ? body->data : "", (gsize)body->length));
-	d->svc = svc;
-	d->msg = g_object_ref(msg);
-	soup_server_message_pause(msg);
-	g_timeout_add(svc->delay_ms, service_answer_cb, d);
-}
-
-static Service *
-service_new(guint status, const gchar *body, guint delay_ms)
-{
-	Service *svc = g_new0(Service, 1);
-	g_autoptr(GError) error = NULL;
-	GSList *uris;
-
-	svc->server = soup_server_new(NULL, NULL);
-	svc->status = status;
-	svc->body = g_strdup(body);
-	svc->delay_ms = delay_ms;
-	svc->methods = g_ptr_array_new_with_free_func(g_free);
-	svc->paths = g_ptr_array_new_with_free_func(g_free);
-	svc->tokens = g_ptr_array_new_with_free_func(g_free);
-	svc->bodies = g_ptr_array_new_with_free_func(g_free);
-	soup_server_add_handler(svc->server, NULL, service_handler, svc, NULL);
-	g_assert_true(soup_server_listen_local(svc->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
-	g_assert_no_error(error);
-	uris = soup_server_get_uris(svc->server);
-	svc->port = (guint)g_uri_get_port(uris->data);
-	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-	return svc;
-}
-
-static void
-service_free(Service *svc)
-{
-	soup_server_disconnect(svc->server);
-	g_object_unref(svc->server);
-	g_free(svc->body);
-	g_ptr_array_unref(svc->methods);
-	g_ptr_array_unref(svc->paths);
-	g_ptr_array_unref(svc->tokens);
-	g_ptr_array_unref(svc->bodies);
-	/* answers still delayed finish before the test's context is gone */
-	for (guint i = 0; i < 20; i++)
-		g_main_context_iteration(NULL, FALSE);
-	g_free(svc);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Service, service_free)
-
 static void
 test_http_node(Fixture *f, gconstpointer data)
 {
-	g_autoptr(Service) svc = service_new(200, "{\"status\": \"shipped\", \"items\": [1, 2]}", 200);
+	const gchar *answer = "{\"status\": \"shipped\", \"items\": [1, 2]}";
+	g_autoptr(PalTestService) svc = pal_test_service_new_with_answer(200, answer, 200);
 	g_autofree gchar *flow = g_strdup_printf(
 	    "{\"start\": \"first\", \"nodes\": {"
 	    " \"first\": {\"type\": \"say\", \"text\": \"Looking…\", \"next\": \"get\"},"
@@ -589,44 +495,45 @@ test_http_node(Fixture *f, gconstpointer data)
 	    "          \"timeout\": 5000, \"store\": \"context.info\", \"next\": \"tell\", \"onError\": \"sorry\"},"
 	    " \"tell\": {\"type\": \"say\", \"text\": \"{{ context.info.status }} ({{ #context.info.items }} items)\"},"
 	    " \"sorry\": {\"type\": \"say\", \"text\": \"sorry\"}}}",
-	    svc->port);
+	    pal_test_service_get_port(svc));
 	g_autofree gchar *text_flow = NULL;
+	const PalTestServiceRequest *req;
 
 	load_flow_ok(f, flow);
 	run_turn(f, "42");
 	g_assert_cmpuint(f->outputs->len, ==, 2);
 	g_assert_cmpstr(out_text(f, 0), ==, "Looking…");
 	g_assert_cmpstr(out_text(f, 1), ==, "shipped (2 items)");
-	g_assert_cmpuint(svc->paths->len, ==, 1);
-	g_assert_cmpstr(g_ptr_array_index(svc->methods, 0), ==, "POST");
-	g_assert_cmpstr(g_ptr_array_index(svc->paths, 0), ==, "/orders/42");
-	g_assert_cmpstr(g_ptr_array_index(svc->tokens, 0), ==, "t-u1");
-	g_assert_cmpstr(g_ptr_array_index(svc->bodies, 0), ==, "{\"order\":42}");
+	g_assert_cmpuint(pal_test_service_get_n_requests(svc), ==, 1);
+	req = pal_test_service_get_request(svc, 0);
+	g_assert_cmpstr(req->method, ==, "POST");
+	g_assert_cmpstr(req->path, ==, "/orders/42");
+	g_assert_cmpstr(pal_test_service_request_get_header(req, "X-Token"), ==, "t-u1");
+	g_assert_cmpstr(req->body, ==, "{\"order\":42}");
 
 	/* a failing server: the onError path */
-	svc->status = 500;
+	pal_test_service_set_answer(svc, 500, answer, 200);
 	run_turn(f, "43");
 	g_assert_cmpuint(f->outputs->len, ==, 2);
 	g_assert_cmpstr(out_text(f, 1), ==, "sorry");
 	/* an answer that is not JSON is stored as text */
-	svc->status = 200;
-	g_free(svc->body);
-	svc->body = g_strdup("plain words");
+	pal_test_service_set_answer(svc, 200, "plain words", 200);
 	text_flow = g_strdup_printf("{\"start\": \"get\", \"nodes\": {"
 				    " \"get\": {\"type\": \"http\", \"url\": \"http://127.0.0.1:%u/t\", \"store\": \"context.t\", \"next\": \"tell\"},"
 				    " \"tell\": {\"type\": \"say\", \"text\": \"[{{ context.t }}]\"}}}",
-				    svc->port);
+				    pal_test_service_get_port(svc));
 	load_flow_ok(f, text_flow);
 	run_turn(f, "x");
 	g_assert_cmpstr(out_text(f, 0), ==, "[plain words]");
-	g_assert_cmpstr(g_ptr_array_index(svc->methods, 2), ==, "GET");
+	g_assert_cmpstr(pal_test_service_get_request(svc, 2)->method, ==, "GET");
 }
 
 static void
 test_http_timeout_and_refused(Fixture *f, gconstpointer data)
 {
-	g_autoptr(Service) svc = service_new(200, "{}", 1000);
-	g_autofree gchar *url = g_strdup_printf("http://127.0.0.1:%u/slow", svc->port);
+	g_autoptr(PalTestService) svc = pal_test_service_new_with_answer(200, "{}", 1000);
+	g_autofree gchar *url = pal_test_service_get_url(svc, "/slow");
+	g_autofree gchar *refused = g_strdup_printf("http://127.0.0.1:%u/x", pal_test_closed_port());
 	const gchar *flow =
 	    "{\"start\": \"get\", \"nodes\": {"
 	    " \"get\": {\"type\": \"http\", \"url\": \"{{ input.text }}\", \"timeout\": 100,"
@@ -640,8 +547,8 @@ test_http_timeout_and_refused(Fixture *f, gconstpointer data)
 	run_turn(f, url);
 	g_assert_cmpstr(out_text(f, 0), ==, "sorry");
 	g_assert_cmpint(g_get_monotonic_time() - start, <, 900 * 1000);
-	/* nothing listens on port 9 of loopback */
-	run_turn(f, "http://127.0.0.1:9/x");
+	/* nothing listens on that port */
+	run_turn(f, refused);
 	g_assert_cmpstr(out_text(f, 0), ==, "sorry");
 	/* not an http URL at all: an error of the turn, not of the daemon */
 	g_assert_nonnull(run_turn_full(f, "file:///etc/passwd", NULL, NULL));

@@ -4,13 +4,13 @@
  * {"type": "http", …}, a real loopback webhook receiver (PalTestReceiver), and a bot backend.
  *
  * The backend is a FAKE: Rasa (and its REST channel) cannot be installed on the build machines,
- * so FakeBackend below is a small loopback HTTP/1.1 server that plays the Rasa REST channel
- * (`POST /webhooks/rest/webhook`, answering a JSON array of messages) or a generic backend,
- * records what it received, and answers what each test asks for: any status and body, a lying
- * or missing Content-Length, chunked bodies that stall, answers that come too late. It is not
- * built on PalTestReceiver because that receiver can only choose the status of its answers,
- * and a bot backend is all about the body. The shape of the Rasa answers used here follows
- * Rasa's CollectingOutputChannel: {recipient_id, text, image, buttons, attachment, custom}.
+ * so the backend here is a loopback PalTestService (tests/pal-test-util.c) whose responders
+ * play the Rasa REST channel (`POST /webhooks/rest/webhook`, answering a JSON array of messages)
+ * or a generic backend. It records what it received, and answers what each test asks for: any
+ * status, headers and body, chunked bodies that stall, answers that come too late; it counts
+ * the clients that went away while their answer waited. The shape of the Rasa answers used here
+ * follows Rasa's CollectingOutputChannel: {recipient_id, text, image, buttons, attachment,
+ * custom}.
  */
 #include "config.h"
 
@@ -28,438 +28,6 @@
 #define RASA_PATH	 "/webhooks/rest/webhook"
 #define DEFAULT_FALLBACK "Sorry, the assistant is not available right now."
 
-/* ---- FakeBackend: a loopback HTTP/1.1 server in its own thread ---- */
-
-typedef struct {
-	guint status;	       /* 0 = 200 */
-	gchar *body;	       /* NULL = empty */
-	gsize body_len;	       /* 0 = strlen(body) */
-	gboolean chunked;      /* Transfer-Encoding: chunked instead of Content-Length */
-	guint delay_ms;	       /* before the status line */
-	gsize stall_after;     /* chunked: bytes sent before the stall */
-	guint stall_ms;	       /* chunked: how long nothing is sent, then the rest */
-	const gchar *location; /* a Location header */
-} FakeAnswer;
-
-typedef FakeAnswer *(*FakeResponder)(JsonObject *request, gpointer user_data);
-
-typedef struct {
-	gchar *method;
-	gchar *path;
-	GHashTable *headers; /* lower-case name → value */
-	gchar *body;
-	JsonNode *json; /* nullable */
-} FakeRequest;
-
-typedef struct {
-	GThread *thread;
-	GMainContext *context;
-	GMainLoop *loop;
-	GSocketService *service;
-	guint port;
-	FakeResponder responder;
-	gpointer responder_data;
-
-	GMutex mutex;
-	GCond cond;
-	gboolean ready;
-	gboolean stopping;
-	GError *error;
-	guint active; /* handlers running */
-	guint in_flight;
-	guint max_in_flight;
-	guint n_disconnects; /* clients that went away before their answer */
-	GPtrArray *requests; /* of FakeRequest */
-} FakeBackend;
-
-static FakeAnswer *
-fake_answer_new(guint status, const gchar *body)
-{
-	FakeAnswer *a = g_new0(FakeAnswer, 1);
-
-	a->status = status;
-	a->body = g_strdup(body);
-	return a;
-}
-
-static void
-fake_answer_free(FakeAnswer *a)
-{
-	g_free(a->body);
-	g_free(a);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeAnswer, fake_answer_free)
-
-static void
-fake_request_free(FakeRequest *r)
-{
-	g_free(r->method);
-	g_free(r->path);
-	g_hash_table_unref(r->headers);
-	g_free(r->body);
-	g_clear_pointer(&r->json, json_node_unref);
-	g_free(r);
-}
-
-static gboolean
-fake_is_stopping(FakeBackend *fake)
-{
-	gboolean stopping;
-
-	g_mutex_lock(&fake->mutex);
-	stopping = fake->stopping;
-	g_mutex_unlock(&fake->mutex);
-	return stopping;
-}
-
-/* waits @ms, watching the client: FALSE when it closed the connection (or we stop) */
-static gboolean
-fake_wait(FakeBackend *fake, GSocket *socket, guint ms)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
-
-	while (g_get_monotonic_time() < deadline) {
-		g_autoptr(GError) error = NULL;
-
-		if (fake_is_stopping(fake))
-			return FALSE;
-		/* after its request the client sends nothing: readable means it went away */
-		if (g_socket_condition_timed_wait(socket,
-						  G_IO_IN | G_IO_HUP | G_IO_ERR,
-						  20000,
-						  NULL,
-						  &error)) {
-			g_mutex_lock(&fake->mutex);
-			fake->n_disconnects++;
-			g_cond_broadcast(&fake->cond);
-			g_mutex_unlock(&fake->mutex);
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-static gboolean
-fake_write(GOutputStream *out, const void *data, gsize len)
-{
-	return g_output_stream_write_all(out, data, len, NULL, NULL, NULL);
-}
-
-static gboolean
-fake_write_chunk(GOutputStream *out, const gchar *data, gsize len)
-{
-	g_autofree gchar *size = g_strdup_printf("%" G_GSIZE_MODIFIER "x\r\n", len);
-
-	return fake_write(out, size, strlen(size)) && fake_write(out, data, len) &&
-	       fake_write(out, "\r\n", 2);
-}
-
-static void
-fake_handle(FakeBackend *fake, GSocketConnection *connection)
-{
-	GSocket *socket = g_socket_connection_get_socket(connection);
-	GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
-	g_autoptr(GDataInputStream) in =
-	    g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(connection)));
-	g_autoptr(FakeAnswer) answer = NULL;
-	g_autofree gchar *line = NULL;
-	g_autofree gchar *head = NULL;
-	g_auto(GStrv) parts = NULL;
-	FakeRequest *req;
-	JsonObject *json_object = NULL;
-	gsize content_length = 0;
-	gsize body_len;
-	gsize got = 0;
-	GString *response;
-
-	g_socket_set_timeout(socket, 10);
-	g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(in), FALSE);
-	g_data_input_stream_set_newline_type(in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
-	line = g_data_input_stream_read_line(in, NULL, NULL, NULL);
-	if (line == NULL)
-		return;
-	parts = g_strsplit(line, " ", 3);
-	if (g_strv_length(parts) != 3)
-		return;
-	req = g_new0(FakeRequest, 1);
-	req->method = g_strdup(parts[0]);
-	req->path = g_strdup(parts[1]);
-	req->headers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	for (;;) {
-		g_autofree gchar *header = g_data_input_stream_read_line(in, NULL, NULL, NULL);
-		gchar *colon;
-
-		if (header == NULL || header[0] == '\0')
-			break;
-		colon = strchr(header, ':');
-		if (colon == NULL)
-			continue;
-		*colon = '\0';
-		g_hash_table_replace(req->headers,
-				     g_ascii_strdown(header, -1),
-				     g_strdup(g_strstrip(colon + 1)));
-	}
-	if (g_hash_table_contains(req->headers, "content-length"))
-		content_length =
-		    g_ascii_strtoull(g_hash_table_lookup(req->headers, "content-length"), NULL, 10);
-	req->body = g_malloc0(content_length + 1);
-	if (content_length > 0)
-		g_input_stream_read_all(G_INPUT_STREAM(in),
-					req->body,
-					content_length,
-					&got,
-					NULL,
-					NULL);
-	req->json = json_from_string(req->body, NULL);
-	if (req->json != NULL && JSON_NODE_HOLDS_OBJECT(req->json))
-		json_object = json_node_get_object(req->json);
-
-	g_mutex_lock(&fake->mutex);
-	g_ptr_array_add(fake->requests, req);
-	fake->in_flight++;
-	fake->max_in_flight = MAX(fake->max_in_flight, fake->in_flight);
-	g_cond_broadcast(&fake->cond);
-	g_mutex_unlock(&fake->mutex);
-
-	answer =
-	    fake->responder != NULL ? fake->responder(json_object, fake->responder_data) : NULL;
-	if (answer == NULL)
-		answer = fake_answer_new(200, "[]");
-	if (answer->delay_ms > 0 && !fake_wait(fake, socket, answer->delay_ms))
-		goto done;
-
-	body_len = answer->body == NULL	  ? 0
-		   : answer->body_len > 0 ? answer->body_len
-					  : strlen(answer->body);
-	response = g_string_new(NULL);
-	g_string_append_printf(
-	    response,
-	    "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nConnection: close\r\n",
-	    answer->status != 0 ? answer->status : 200,
-	    soup_status_get_phrase(answer->status != 0 ? answer->status : 200));
-	if (answer->location != NULL)
-		g_string_append_printf(response, "Location: %s\r\n", answer->location);
-	if (answer->chunked)
-		g_string_append(response, "Transfer-Encoding: chunked\r\n\r\n");
-	else
-		g_string_append_printf(response,
-				       "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n",
-				       body_len);
-	head = g_string_free(response, FALSE);
-	if (!fake_write(out, head, strlen(head)))
-		goto done;
-	if (answer->chunked) {
-		gsize first = answer->stall_ms > 0 ? MIN(body_len, answer->stall_after) : body_len;
-		if (first > 0 && !fake_write_chunk(out, answer->body, first))
-			goto done;
-		if (answer->stall_ms > 0 && !fake_wait(fake, socket, answer->stall_ms))
-			goto done;
-		if (body_len > first &&
-		    !fake_write_chunk(out, answer->body + first, body_len - first))
-			goto done;
-		fake_write(out, "0\r\n\r\n", 5);
-	} else if (body_len > 0) {
-		fake_write(out, answer->body, body_len);
-	}
-done:
-	g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
-	g_mutex_lock(&fake->mutex);
-	fake->in_flight--;
-	g_cond_broadcast(&fake->cond);
-	g_mutex_unlock(&fake->mutex);
-}
-
-static gboolean
-fake_run_cb(GThreadedSocketService *service,
-	    GSocketConnection *connection,
-	    GObject *source,
-	    gpointer user_data)
-{
-	FakeBackend *fake = user_data;
-
-	g_mutex_lock(&fake->mutex);
-	if (fake->stopping) {
-		g_mutex_unlock(&fake->mutex);
-		return TRUE;
-	}
-	fake->active++;
-	g_mutex_unlock(&fake->mutex);
-
-	fake_handle(fake, connection);
-
-	g_mutex_lock(&fake->mutex);
-	fake->active--;
-	g_cond_broadcast(&fake->cond);
-	g_mutex_unlock(&fake->mutex);
-	return TRUE;
-}
-
-static gpointer
-fake_thread(gpointer user_data)
-{
-	FakeBackend *fake = user_data;
-	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) address =
-	    g_inet_socket_address_new(loopback, (guint16)fake->port);
-	g_autoptr(GSocketAddress) effective = NULL;
-	GError *error = NULL;
-
-	g_main_context_push_thread_default(fake->context);
-	fake->service = g_threaded_socket_service_new(32);
-	g_signal_connect(fake->service, "run", G_CALLBACK(fake_run_cb), fake);
-	if (g_socket_listener_add_address(G_SOCKET_LISTENER(fake->service),
-					  address,
-					  G_SOCKET_TYPE_STREAM,
-					  G_SOCKET_PROTOCOL_TCP,
-					  NULL,
-					  &effective,
-					  &error)) {
-		fake->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
-		g_socket_service_start(fake->service);
-	}
-	g_mutex_lock(&fake->mutex);
-	fake->error = error;
-	fake->ready = TRUE;
-	g_cond_broadcast(&fake->cond);
-	g_mutex_unlock(&fake->mutex);
-	if (error == NULL)
-		g_main_loop_run(fake->loop);
-	g_socket_service_stop(fake->service);
-	g_socket_listener_close(G_SOCKET_LISTENER(fake->service));
-	g_clear_object(&fake->service);
-	while (g_main_context_iteration(fake->context, FALSE))
-		;
-	g_main_context_pop_thread_default(fake->context);
-	return NULL;
-}
-
-/* on 127.0.0.1:@port, 0 for any free port */
-static FakeBackend *
-fake_new(guint port, FakeResponder responder, gpointer responder_data)
-{
-	FakeBackend *fake = g_new0(FakeBackend, 1);
-
-	g_mutex_init(&fake->mutex);
-	g_cond_init(&fake->cond);
-	fake->requests = g_ptr_array_new_with_free_func((GDestroyNotify)fake_request_free);
-	fake->context = g_main_context_new();
-	fake->loop = g_main_loop_new(fake->context, FALSE);
-	fake->port = port;
-	fake->responder = responder;
-	fake->responder_data = responder_data;
-	fake->thread = g_thread_new("fake-backend", fake_thread, fake);
-	g_mutex_lock(&fake->mutex);
-	while (!fake->ready)
-		g_cond_wait(&fake->cond, &fake->mutex);
-	g_mutex_unlock(&fake->mutex);
-	g_assert_no_error(fake->error);
-	return fake;
-}
-
-static gboolean
-fake_quit_cb(gpointer user_data)
-{
-	g_main_loop_quit(user_data);
-	return G_SOURCE_REMOVE;
-}
-
-static void
-fake_stop(FakeBackend *fake)
-{
-	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
-	if (fake->thread == NULL)
-		return;
-	g_mutex_lock(&fake->mutex);
-	fake->stopping = TRUE;
-	g_cond_broadcast(&fake->cond);
-	g_mutex_unlock(&fake->mutex);
-	g_main_context_invoke(fake->context, fake_quit_cb, fake->loop);
-	g_thread_join(g_steal_pointer(&fake->thread));
-	/* handlers run in GThreadedSocketService's pool: let them end before the data goes */
-	g_mutex_lock(&fake->mutex);
-	while (fake->active > 0 && g_cond_wait_until(&fake->cond, &fake->mutex, deadline))
-		;
-	g_assert_cmpuint(fake->active, ==, 0);
-	g_mutex_unlock(&fake->mutex);
-}
-
-static void
-fake_free(FakeBackend *fake)
-{
-	fake_stop(fake);
-	g_ptr_array_unref(fake->requests);
-	g_main_loop_unref(fake->loop);
-	g_main_context_unref(fake->context);
-	g_mutex_clear(&fake->mutex);
-	g_cond_clear(&fake->cond);
-	g_free(fake);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeBackend, fake_free)
-
-static gboolean
-fake_wait_requests(FakeBackend *fake, guint n, guint timeout_ms)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-	gboolean ok;
-
-	g_mutex_lock(&fake->mutex);
-	while (fake->requests->len < n && g_cond_wait_until(&fake->cond, &fake->mutex, deadline))
-		;
-	ok = fake->requests->len >= n;
-	g_mutex_unlock(&fake->mutex);
-	return ok;
-}
-
-static gboolean
-fake_wait_disconnects(FakeBackend *fake, guint n, guint timeout_ms)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-	gboolean ok;
-
-	g_mutex_lock(&fake->mutex);
-	while (fake->n_disconnects < n && g_cond_wait_until(&fake->cond, &fake->mutex, deadline))
-		;
-	ok = fake->n_disconnects >= n;
-	g_mutex_unlock(&fake->mutex);
-	return ok;
-}
-
-/* the request is owned by the fake, which outlives the test's use of it */
-static FakeRequest *
-fake_get_request(FakeBackend *fake, guint index)
-{
-	FakeRequest *req;
-
-	g_mutex_lock(&fake->mutex);
-	g_assert_cmpuint(index, <, fake->requests->len);
-	req = g_ptr_array_index(fake->requests, index);
-	g_mutex_unlock(&fake->mutex);
-	return req;
-}
-
-static guint
-fake_get_n_requests(FakeBackend *fake)
-{
-	guint n;
-
-	g_mutex_lock(&fake->mutex);
-	n = fake->requests->len;
-	g_mutex_unlock(&fake->mutex);
-	return n;
-}
-
-/* a port nothing listens on: one the fake had and gave back */
-static guint
-closed_port(void)
-{
-	g_autoptr(FakeBackend) fake = fake_new(0, NULL, NULL);
-
-	return fake->port;
-}
-
 /* ---- the daemon, its log, the webhook ---- */
 
 static gchar *
@@ -476,10 +44,33 @@ endpoint_json(const gchar *name, const gchar *token, const gchar *flow, PalTestR
 			       hook);
 }
 
-static gchar *
-backend_url(FakeBackend *fake)
+/* endpoints.d/NAME.json: an endpoint whose flow is {"type": "http", "url": @url, @options}
+ * (@url: NULL to leave it out; @options: more members, "" for none), its webhook @webhook */
+static void
+add_http_endpoint(PalTestDaemon *d,
+		  PalTestReceiver *webhook,
+		  const gchar *name,
+		  const gchar *token,
+		  const gchar *url,
+		  const gchar *options)
 {
-	return g_strdup_printf("http://127.0.0.1:%u%s", fake->port, RASA_PATH);
+	g_autoptr(GString) flow = g_string_new("{\"type\":\"http\"");
+	g_autofree gchar *file = g_strdup_printf("%s.json", name);
+	g_autofree gchar *ep = NULL;
+
+	if (url != NULL)
+		g_string_append_printf(flow, ",\"url\":\"%s\"", url);
+	if (options[0] != '\0')
+		g_string_append_printf(flow, ",%s", options);
+	g_string_append_c(flow, '}');
+	ep = endpoint_json(name, token, flow->str, webhook);
+	pal_test_daemon_add_endpoint(d, file, ep);
+}
+
+static gchar *
+backend_url(PalTestService *fake)
+{
+	return pal_test_service_get_url(fake, RASA_PATH);
 }
 
 static gchar *
@@ -569,30 +160,6 @@ stop_daemon(PalTestDaemon *d)
 		g_printerr("palaverd log:\n%s", log);
 }
 
-/* POSTs @body to the endpoint; returns the inputId of the 202 */
-static gchar *
-post(PalTestDaemon *d, const gchar *token, const gchar *body)
-{
-	g_autofree gchar *url = g_strdup_printf("%s%s", pal_test_daemon_get_base_url(d), token);
-	g_autofree gchar *answer = NULL;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(JsonNode) node = NULL;
-	guint status = 0;
-
-	pal_test_http_post(url,
-			   "application/json",
-			   body,
-			   strlen(body),
-			   NULL,
-			   &status,
-			   &answer,
-			   &error);
-	g_assert_no_error(error);
-	g_assert_cmpuint(status, ==, 202);
-	node = pal_test_json_parse(answer);
-	return g_strdup(json_object_get_string_member(json_node_get_object(node), "inputId"));
-}
-
 static gchar *
 post_text(PalTestDaemon *d, const gchar *token, const gchar *session, const gchar *text)
 {
@@ -601,7 +168,7 @@ post_text(PalTestDaemon *d, const gchar *token, const gchar *session, const gcha
 			    session,
 			    text);
 
-	return post(d, token, body);
+	return pal_test_daemon_post_accepted(d, token, body);
 }
 
 static JsonObject *
@@ -685,12 +252,6 @@ object_path(JsonObject *object, const gchar *path)
 	"{\"recipient_id\":\"user-1\",\"text\":\"Anything else?\",\"custom\":\"plain\","           \
 	"\"attachment\":{\"type\":\"file\",\"url\":\"https://example.com/facts.pdf\"}}]"
 
-static FakeAnswer *
-rasa_story_responder(JsonObject *request, gpointer user_data)
-{
-	return fake_answer_new(200, RASA_ANSWER);
-}
-
 static void
 assert_quick_reply(JsonArray *replies, guint i, const gchar *title, const gchar *payload)
 {
@@ -708,20 +269,10 @@ assert_quick_reply(JsonArray *replies, guint i, const gchar *title, const gchar 
 static void
 test_rasa_answer(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, rasa_story_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new_with_answer(200, RASA_ANSWER, 0);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow_a =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-			    "\"headers\":{\"X-Bot-Token\":\"tok-123\"},"
-			    "\"user\":\"bot\",\"password\":\"s3cret\"}",
-			    url);
-	g_autofree gchar *flow_b = g_strdup_printf(
-	    "{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\",\"maxOutputs\":2}",
-	    url);
-	g_autofree gchar *ep_a = endpoint_json("rasa", TOKEN_A, flow_a, r);
-	g_autofree gchar *ep_b = endpoint_json("rasa-few", TOKEN_B, flow_b, r);
 	g_autofree gchar *input_id = NULL;
 	g_autofree gchar *input_id2 = NULL;
 	g_autofree gchar *trace = NULL;
@@ -731,7 +282,7 @@ test_rasa_answer(void)
 	g_autoptr(GPtrArray) turn = NULL;
 	g_autoptr(GPtrArray) turn2 = NULL;
 	g_autoptr(GPtrArray) turn3 = NULL;
-	FakeRequest *got;
+	const PalTestServiceRequest *got;
 	JsonObject *body;
 	JsonObject *metadata;
 	JsonObject *data;
@@ -740,14 +291,21 @@ test_rasa_answer(void)
 	guint cursor = 0;
 
 	capture_log(d);
-	pal_test_daemon_add_endpoint(d, "rasa.json", ep_a);
-	pal_test_daemon_add_endpoint(d, "rasa-few.json", ep_b);
+	add_http_endpoint(d,
+			  r,
+			  "rasa",
+			  TOKEN_A,
+			  url,
+			  "\"contract\":\"rasa\",\"headers\":{\"X-Bot-Token\":\"tok-123\"},"
+			  "\"user\":\"bot\",\"password\":\"s3cret\"");
+	add_http_endpoint(d, r, "rasa-few", TOKEN_B, url, "\"contract\":\"rasa\",\"maxOutputs\":2");
 	start_daemon(d);
 
-	input_id = post(d,
-			TOKEN_A,
-			"{\"userId\":\"user-1\",\"sessionId\":\"session-1\",\"text\":\"hello bot\","
-			"\"data\":{\"n\":1}}");
+	input_id = pal_test_daemon_post_accepted(
+	    d,
+	    TOKEN_A,
+	    "{\"userId\":\"user-1\",\"sessionId\":\"session-1\",\"text\":\"hello bot\","
+	    "\"data\":{\"n\":1}}");
 	turn = next_turn(r, &cursor);
 	g_assert_cmpuint(turn->len, ==, 4);
 
@@ -803,8 +361,8 @@ test_rasa_answer(void)
 			"https://example.com/facts.pdf");
 
 	/* what Rasa got */
-	g_assert_cmpuint(fake_get_n_requests(fake), ==, 1);
-	got = fake_get_request(fake, 0);
+	g_assert_cmpuint(pal_test_service_get_n_requests(fake), ==, 1);
+	got = pal_test_service_get_request(fake, 0);
 	g_assert_cmpstr(got->method, ==, "POST");
 	g_assert_cmpstr(got->path, ==, RASA_PATH);
 	g_assert_true(g_str_has_prefix(g_hash_table_lookup(got->headers, "content-type"),
@@ -828,13 +386,14 @@ test_rasa_answer(void)
 	g_assert_cmpstr(json_object_get_string_member(metadata, "traceId"), ==, trace);
 
 	/* an input with data only: Rasa needs a string message */
-	input_id2 = post(d,
-			 TOKEN_A,
-			 "{\"userId\":\"user-1\",\"sessionId\":\"session-1\",\"data\":{"
-			 "\"postback\":\"/affirm\"}}");
+	input_id2 = pal_test_daemon_post_accepted(
+	    d,
+	    TOKEN_A,
+	    "{\"userId\":\"user-1\",\"sessionId\":\"session-1\",\"data\":{"
+	    "\"postback\":\"/affirm\"}}");
 	turn2 = next_turn(r, &cursor);
 	g_assert_cmpuint(turn2->len, ==, 4);
-	got = fake_get_request(fake, 1);
+	got = pal_test_service_get_request(fake, 1);
 	body = json_node_get_object(got->json);
 	g_assert_cmpstr(json_object_get_string_member(body, "message"), ==, "");
 	metadata = json_object_get_object_member(body, "metadata");
@@ -861,26 +420,20 @@ test_rasa_answer(void)
 
 /* ---- generic ---- */
 
-static FakeAnswer *
-generic_responder(JsonObject *request, gpointer user_data)
-{
-	return fake_answer_new(200,
-			       "{\"outputs\":[{\"text\":\"you said hi\"},{\"data\":{\"k\":[1,2]}},"
-			       "{\"text\":\"both\",\"data\":{\"x\":true},\"ignored\":1},"
-			       "{},{\"text\":null,\"data\":null},{\"text\":\"\",\"data\":{}}]}");
-}
+#define GENERIC_ANSWER                                                                             \
+	"{\"outputs\":[{\"text\":\"you said hi\"},{\"data\":{\"k\":[1,2]}},"                       \
+	"{\"text\":\"both\",\"data\":{\"x\":true},\"ignored\":1},"                                 \
+	"{},{\"text\":null,\"data\":null},{\"text\":\"\",\"data\":{}}]}"
 
 /* Palaver's input goes out as flows see it, {"outputs": [...]} comes back as outputs in order;
  * elements without text or data produce nothing */
 static void
 test_generic_roundtrip(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, generic_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new_with_answer(200, GENERIC_ANSWER, 0);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow = g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\"}", url);
-	g_autofree gchar *ep = endpoint_json("generic", TOKEN_A, flow, r);
 	g_autofree gchar *input_id = NULL;
 	g_autofree gchar *trace = NULL;
 	g_autoptr(GPtrArray) turn = NULL;
@@ -888,12 +441,13 @@ test_generic_roundtrip(void)
 	JsonArray *k;
 	guint cursor = 0;
 
-	pal_test_daemon_add_endpoint(d, "generic.json", ep);
+	add_http_endpoint(d, r, "generic", TOKEN_A, url, "");
 	start_daemon(d);
-	input_id = post(d,
-			TOKEN_A,
-			"{\"userId\":\"user-1\",\"sessionId\":\"session-1\",\"text\":\"hi\","
-			"\"data\":{\"lang\":\"en\"},\"extra\":\"not forwarded\"}");
+	input_id = pal_test_daemon_post_accepted(
+	    d,
+	    TOKEN_A,
+	    "{\"userId\":\"user-1\",\"sessionId\":\"session-1\",\"text\":\"hi\","
+	    "\"data\":{\"lang\":\"en\"},\"extra\":\"not forwarded\"}");
 	turn = next_turn(r, &cursor);
 	g_assert_cmpuint(turn->len, ==, 3);
 	g_assert_cmpstr(ai_text(turn->pdata[0]), ==, "you said hi");
@@ -906,7 +460,7 @@ test_generic_roundtrip(void)
 	g_assert_true(json_object_get_boolean_member(ai_data(turn->pdata[2]), "x"));
 	g_assert_cmpuint(json_object_get_size(ai_data(turn->pdata[2])), ==, 1);
 
-	body = json_node_get_object(fake_get_request(fake, 0)->json);
+	body = json_node_get_object(pal_test_service_get_request(fake, 0)->json);
 	trace = g_strdup_printf("endpoint-httpIncomingMessage-%s", input_id);
 	g_assert_cmpuint(json_object_get_size(body), ==, 6);
 	g_assert_cmpstr(json_object_get_string_member(body, "userId"), ==, "user-1");
@@ -923,12 +477,15 @@ test_generic_roundtrip(void)
 
 /* ---- failures ---- */
 
-static FakeAnswer *
-echo_rasa_responder(JsonObject *request, gpointer user_data)
+static void
+echo_rasa_responder(const PalTestServiceRequest *request,
+		    PalTestServiceAnswer *answer,
+		    gpointer user_data)
 {
+	JsonObject *object = pal_test_service_request_get_object(request);
 	const gchar *message =
-	    request != NULL ? json_object_get_string_member_with_default(request, "message", "")
-			    : "";
+	    object != NULL ? json_object_get_string_member_with_default(object, "message", "")
+			   : "";
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonNode) root = NULL;
 	g_autofree gchar *text = g_strdup_printf("answer: %s", message);
@@ -942,13 +499,10 @@ echo_rasa_responder(JsonObject *request, gpointer user_data)
 	json_builder_end_array(b);
 	root = json_builder_get_root(b);
 	json = json_to_string(root, FALSE);
-	{
-		FakeAnswer *a = fake_answer_new(200, json);
-		/* "slow …" messages answer after 5 s */
-		if (g_str_has_prefix(message, "slow"))
-			a->delay_ms = 5000;
-		return a;
-	}
+	pal_test_service_answer_set(answer, 200, json);
+	/* "slow …" messages answer after 5 s */
+	if (g_str_has_prefix(message, "slow"))
+		answer->delay_ms = 5000;
 }
 
 /* the backend is down: the configured fallback is delivered, one log line says why (without
@@ -957,26 +511,28 @@ echo_rasa_responder(JsonObject *request, gpointer user_data)
 static void
 test_backend_down(void)
 {
-	guint port = closed_port();
+	guint port = pal_test_closed_port();
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url_port(port);
-	g_autofree gchar *flow = g_strdup_printf(
-	    "{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-	    "\"fallback\":{\"text\":\"The bot is down\",\"data\":{\"fallback\":true}}}",
-	    url);
-	g_autofree gchar *ep = endpoint_json("down", TOKEN_A, flow, r);
 	g_autofree gchar *input_id = NULL;
 	g_autofree gchar *log = NULL;
 	g_autofree gchar *line = NULL;
 	g_autofree gchar *backend = g_strdup_printf("backend 127.0.0.1:%u", port);
 	g_autoptr(GPtrArray) turn = NULL;
 	g_autoptr(GPtrArray) turn2 = NULL;
-	g_autoptr(FakeBackend) fake = NULL;
+	g_autoptr(PalTestService) fake = NULL;
 	guint cursor = 0;
 
 	capture_log(d);
-	pal_test_daemon_add_endpoint(d, "down.json", ep);
+	add_http_endpoint(d,
+			  r,
+			  "down",
+			  TOKEN_A,
+			  url,
+			  "\"contract\":\"rasa\","
+			  "\"fallback\":{\"text\":\"The bot is down\","
+			  "\"data\":{\"fallback\":true}}");
 	start_daemon(d);
 
 	input_id = post_text(d, TOKEN_A, "session-1", "my secret words");
@@ -994,7 +550,7 @@ test_backend_down(void)
 	g_assert_null(strstr(log, RASA_PATH)); /* the URL's path may carry tokens */
 
 	/* the backend comes up on its port: the same session is answered */
-	fake = fake_new(port, echo_rasa_responder, NULL);
+	fake = pal_test_service_new(port, echo_rasa_responder, NULL);
 	g_free(post_text(d, TOKEN_A, "session-1", "are you back"));
 	turn2 = next_turn(r, &cursor);
 	g_assert_cmpuint(turn2->len, ==, 1);
@@ -1007,15 +563,10 @@ test_backend_down(void)
 static void
 test_timeout(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, echo_rasa_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new(0, echo_rasa_responder, NULL);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-			    "\"timeoutMs\":500}",
-			    url);
-	g_autofree gchar *ep = endpoint_json("slow", TOKEN_A, flow, r);
 	g_autofree gchar *log = NULL;
 	g_autoptr(GPtrArray) turn = NULL;
 	g_autoptr(GPtrArray) turn2 = NULL;
@@ -1024,7 +575,7 @@ test_timeout(void)
 	guint cursor = 0;
 
 	capture_log(d);
-	pal_test_daemon_add_endpoint(d, "slow.json", ep);
+	add_http_endpoint(d, r, "slow", TOKEN_A, url, "\"contract\":\"rasa\",\"timeoutMs\":500");
 	start_daemon(d);
 
 	start = g_get_monotonic_time();
@@ -1036,7 +587,7 @@ test_timeout(void)
 	g_assert_cmpstr(ai_text(turn->pdata[0]), ==, DEFAULT_FALLBACK);
 	g_assert_cmpint(took, >=, 500 * 1000);
 	g_assert_cmpint(took, <, 2500 * 1000);
-	g_assert_true(fake_wait_disconnects(fake, 1, 3000));
+	g_assert_true(pal_test_service_wait_disconnects(fake, 1, 3000));
 	log = read_log(d);
 	g_assert_cmpuint(count_lines(log, "endpoint slow: http flow: no answer within 500 ms"),
 			 ==,
@@ -1088,59 +639,59 @@ big_answer(gsize size)
 	return g_string_free(s, FALSE);
 }
 
-static FakeAnswer *
-bad_responder(JsonObject *request, gpointer user_data)
+/* the answers of bad_cases that are just a status and a body */
+static const struct {
+	const gchar *name;
+	guint status;
+	const gchar *body;
+} bad_plain_answers[] = {
+    {"status-500", 500, "{\"error\":\"oops\"}"},
+    {"status-404", 404, "[]"},
+    {"redirect", 302, NULL},
+    {"not-json", 200, "<html>busy</html>"},
+    {"empty-body", 200, NULL},
+    {"invalid-utf8", 200, "[{\"text\":\"\xff\xfe\"}]"},
+    {"not-array", 200, "{\"text\":\"hi\"}"},
+    {"generic-shape", 200, "{\"outputs\":[{\"text\":\"hi\"}]}"},
+    {"bad-element", 200, "[{\"text\":\"fine\"},{\"text\":42}]"},
+    {"bad-button", 200, "[{\"text\":\"pick\",\"buttons\":[{\"payload\":\"/a\"}]}]"},
+    {"bad-image", 200, "[{\"image\":{\"url\":\"x\"}}]"},
+    {"no-content", 204, NULL},
+};
+
+static void
+bad_responder(const PalTestServiceRequest *request,
+	      PalTestServiceAnswer *answer,
+	      gpointer user_data)
 {
+	JsonObject *object = pal_test_service_request_get_object(request);
 	JsonObject *metadata =
-	    request != NULL ? json_object_get_object_member(request, "metadata") : NULL;
+	    object != NULL ? json_object_get_object_member(object, "metadata") : NULL;
 	const gchar *name = metadata != NULL
 				? json_object_get_string_member_with_default(metadata, "case", "")
 				: "";
-	FakeAnswer *a;
 
-	if (g_strcmp0(name, "status-500") == 0)
-		return fake_answer_new(500, "{\"error\":\"oops\"}");
-	if (g_strcmp0(name, "status-404") == 0)
-		return fake_answer_new(404, "[]");
-	if (g_strcmp0(name, "redirect") == 0) {
-		a = fake_answer_new(302, NULL);
-		a->location = "/elsewhere";
-		return a;
+	pal_test_service_answer_set(answer, 200, "[]");
+	for (guint i = 0; i < G_N_ELEMENTS(bad_plain_answers); i++) {
+		if (g_strcmp0(name, bad_plain_answers[i].name) == 0)
+			pal_test_service_answer_set(answer,
+						    bad_plain_answers[i].status,
+						    bad_plain_answers[i].body);
 	}
-	if (g_strcmp0(name, "not-json") == 0)
-		return fake_answer_new(200, "<html>busy</html>");
-	if (g_strcmp0(name, "empty-body") == 0)
-		return fake_answer_new(200, NULL);
-	if (g_strcmp0(name, "invalid-utf8") == 0)
-		return fake_answer_new(200, "[{\"text\":\"\xff\xfe\"}]");
-	if (g_strcmp0(name, "not-array") == 0)
-		return fake_answer_new(200, "{\"text\":\"hi\"}");
-	if (g_strcmp0(name, "generic-shape") == 0)
-		return fake_answer_new(200, "{\"outputs\":[{\"text\":\"hi\"}]}");
-	if (g_strcmp0(name, "bad-element") == 0)
-		return fake_answer_new(200, "[{\"text\":\"fine\"},{\"text\":42}]");
-	if (g_strcmp0(name, "bad-button") == 0)
-		return fake_answer_new(200,
-				       "[{\"text\":\"pick\",\"buttons\":[{\"payload\":\"/a\"}]}]");
-	if (g_strcmp0(name, "bad-image") == 0)
-		return fake_answer_new(200, "[{\"image\":{\"url\":\"x\"}}]");
-	if (g_strcmp0(name, "too-large-announced") == 0) {
-		a = fake_answer_new(200, NULL);
-		a->body = big_answer(300000);
-		return a;
-	}
+	if (g_strcmp0(name, "redirect") == 0)
+		soup_message_headers_append(answer->headers, "Location", "/elsewhere");
+	if (g_strcmp0(name, "too-large-announced") == 0)
+		pal_test_service_answer_take_body(answer, big_answer(300000));
 	if (g_strcmp0(name, "too-large-chunked") == 0 ||
 	    g_strcmp0(name, "too-large-stalling") == 0) {
-		a = fake_answer_new(200, NULL);
-		a->body = big_answer(300000);
-		a->chunked = TRUE;
+		pal_test_service_answer_take_body(answer, big_answer(300000));
+		answer->chunked = TRUE;
 		/* more than the limit, then nothing for 10 s with the connection open: the reading
 		 * stops at the limit, and closing the stream does not wait for the rest */
 		if (g_strcmp0(name, "too-large-stalling") == 0) {
-			a->stall_after = 270000;
-			a->stall_ms = 10000;
+			answer->stall_after = 270000;
+			answer->stall_ms = 10000;
 		}
-		return a;
 	}
 	if (g_strcmp0(name, "too-deep") == 0) {
 		/* 200 kB, within maxResponseBytes: json-glib 1.6 would crash on it (PLATFORM-NOTES
@@ -1150,13 +701,8 @@ bad_responder(JsonObject *request, gpointer user_data)
 			g_string_append_c(deep, '[');
 		for (guint i = 0; i < 100000; i++)
 			g_string_append_c(deep, ']');
-		a = fake_answer_new(200, NULL);
-		a->body = g_string_free(deep, FALSE);
-		return a;
+		pal_test_service_answer_take_body(answer, g_string_free(deep, FALSE));
 	}
-	if (g_strcmp0(name, "no-content") == 0)
-		return fake_answer_new(204, NULL);
-	return fake_answer_new(200, "[]");
 }
 
 /* every way a backend can answer wrongly ends the turn with the fallback and one log line that
@@ -1164,20 +710,20 @@ bad_responder(JsonObject *request, gpointer user_data)
 static void
 test_bad_answers(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, bad_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new(0, bad_responder, NULL);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-			    "\"maxResponseBytes\":262144,\"timeoutMs\":8000}",
-			    url);
-	g_autofree gchar *ep = endpoint_json("bad", TOKEN_A, flow, r);
 	guint cursor = 0;
 	guint failures = 0;
 
 	capture_log(d);
-	pal_test_daemon_add_endpoint(d, "bad.json", ep);
+	add_http_endpoint(d,
+			  r,
+			  "bad",
+			  TOKEN_A,
+			  url,
+			  "\"contract\":\"rasa\",\"maxResponseBytes\":262144,\"timeoutMs\":8000");
 	start_daemon(d);
 
 	for (guint i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
@@ -1194,7 +740,7 @@ test_bad_answers(void)
 		gint64 start = g_get_monotonic_time();
 
 		g_test_message("case %s", c->name);
-		input_id = post(d, TOKEN_A, body);
+		input_id = pal_test_daemon_post_accepted(d, TOKEN_A, body);
 		turn = next_turn(r, &cursor);
 		/* a stalling body is given up at the limit, not waited for */
 		g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
@@ -1215,12 +761,12 @@ test_bad_answers(void)
 		g_assert_null(strstr(log, "private words"));
 	}
 	/* the redirect was not followed: every request the backend saw was the POST */
-	for (guint i = 0; i < fake_get_n_requests(fake); i++) {
-		FakeRequest *req = fake_get_request(fake, i);
+	for (guint i = 0; i < pal_test_service_get_n_requests(fake); i++) {
+		const PalTestServiceRequest *req = pal_test_service_get_request(fake, i);
 		g_assert_cmpstr(req->method, ==, "POST");
 		g_assert_cmpstr(req->path, ==, RASA_PATH);
 	}
-	g_assert_cmpuint(fake_get_n_requests(fake), ==, G_N_ELEMENTS(bad_cases));
+	g_assert_cmpuint(pal_test_service_get_n_requests(fake), ==, G_N_ELEMENTS(bad_cases));
 	stop_daemon(d);
 }
 
@@ -1228,19 +774,16 @@ test_bad_answers(void)
 static void
 test_fallback_false(void)
 {
-	guint port = closed_port();
+	guint port = pal_test_closed_port();
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url_port(port);
-	g_autofree gchar *flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"fallback\":false}", url);
-	g_autofree gchar *ep = endpoint_json("quiet", TOKEN_A, flow, r);
 	g_autofree gchar *log = NULL;
 	g_autoptr(GPtrArray) turn = NULL;
 	guint cursor = 0;
 
 	capture_log(d);
-	pal_test_daemon_add_endpoint(d, "quiet.json", ep);
+	add_http_endpoint(d, r, "quiet", TOKEN_A, url, "\"fallback\":false");
 	start_daemon(d);
 	g_free(post_text(d, TOKEN_A, "session-1", "anyone there"));
 	turn = next_turn(r, &cursor);
@@ -1251,19 +794,16 @@ test_fallback_false(void)
 	stop_daemon(d);
 }
 
-static FakeAnswer *
-leaky_responder(JsonObject *request, gpointer user_data)
-{
-	/* a bot that repeats the user's words where they do not belong */
-	return fake_answer_new(200, "[{\"text\":\"fine\"},{\"buttons\":\"my secret words\"}]");
-}
-
 /* an endpoint with dataProtection.maskLogging gets the reason without the answer's strings,
  * which may repeat the user's words; other endpoints get them quoted, for debugging */
 static void
 test_mask_logging(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, leaky_responder, NULL);
+	/* a bot that repeats the user's words where they do not belong */
+	g_autoptr(PalTestService) fake = pal_test_service_new_with_answer(
+	    200,
+	    "[{\"text\":\"fine\"},{\"buttons\":\"my secret words\"}]",
+	    0);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
@@ -1275,9 +815,6 @@ test_mask_logging(void)
 	    TOKEN_A,
 	    url,
 	    hook);
-	g_autofree gchar *plain_flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\"}", url);
-	g_autofree gchar *plain = endpoint_json("plain", TOKEN_B, plain_flow, r);
 	g_autofree gchar *log = NULL;
 	g_autofree gchar *line = NULL;
 	g_autoptr(GPtrArray) turn = NULL;
@@ -1286,7 +823,7 @@ test_mask_logging(void)
 
 	capture_log(d);
 	pal_test_daemon_add_endpoint(d, "masked.json", masked);
-	pal_test_daemon_add_endpoint(d, "plain.json", plain);
+	add_http_endpoint(d, r, "plain", TOKEN_B, url, "\"contract\":\"rasa\"");
 	start_daemon(d);
 	g_free(post_text(d, TOKEN_A, "session-1", "my secret words"));
 	turn = next_turn(r, &cursor);
@@ -1376,17 +913,10 @@ static const BadOptions bad_options[] = {
 static void
 test_bad_options(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, echo_rasa_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new(0, echo_rasa_responder, NULL);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *good_flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-			    "\"timeoutMs\":3000.0,\"headers\":{\"X-Token\":\"t\"},"
-			    "\"user\":\"bot\",\"password\":\"\",\"fallback\":\"Back soon\","
-			    "\"maxResponseBytes\":null,\"maxOutputs\":5,\"maxConnections\":4}",
-			    url);
-	g_autofree gchar *good = endpoint_json("good", TOKEN_A, good_flow, r);
 	g_autofree gchar *expect =
 	    g_strdup_printf("1 endpoint(s) loaded, %u refused", (guint)G_N_ELEMENTS(bad_options));
 	g_autofree gchar *out = NULL;
@@ -1395,20 +925,26 @@ test_bad_options(void)
 	gint status = -1;
 	guint cursor = 0;
 
-	pal_test_daemon_add_endpoint(d, "good.json", good);
+	add_http_endpoint(d,
+			  r,
+			  "good",
+			  TOKEN_A,
+			  url,
+			  "\"contract\":\"rasa\",\"timeoutMs\":3000.0,"
+			  "\"headers\":{\"X-Token\":\"t\"},"
+			  "\"user\":\"bot\",\"password\":\"\",\"fallback\":\"Back soon\","
+			  "\"maxResponseBytes\":null,\"maxOutputs\":5,\"maxConnections\":4");
 	for (guint i = 0; i < G_N_ELEMENTS(bad_options); i++) {
 		g_autofree gchar *name = g_strdup_printf("bad%u", i);
-		g_autofree gchar *file = g_strdup_printf("bad%u.json", i);
 		g_autofree gchar *token = g_strdup_printf("token-bad-%016u", i);
 		/* options that are about the URL replace it: no duplicate keys */
-		g_autofree gchar *flow =
-		    g_str_has_prefix(bad_options[i].options, "\"url\"")
-			? g_strdup_printf("{\"type\":\"http\",%s}", bad_options[i].options)
-			: g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",%s}",
-					  url,
-					  bad_options[i].options);
-		g_autofree gchar *ep = endpoint_json(name, token, flow, r);
-		pal_test_daemon_add_endpoint(d, file, ep);
+		gboolean about_url = g_str_has_prefix(bad_options[i].options, "\"url\"");
+		add_http_endpoint(d,
+				  r,
+				  name,
+				  token,
+				  about_url ? NULL : url,
+				  bad_options[i].options);
 	}
 	/* the daemon refuses the bad endpoints and serves the good one */
 	start_daemon(d);
@@ -1451,34 +987,21 @@ test_bad_options(void)
 
 /* ---- connections and cancellation ---- */
 
-static FakeAnswer *
-slowish_responder(JsonObject *request, gpointer user_data)
-{
-	FakeAnswer *a = fake_answer_new(200, "{\"outputs\":[{\"text\":\"answer\"}]}");
-
-	a->delay_ms = 300;
-	return a;
-}
-
 /* maxConnections bounds the requests in flight to the backend (per worker thread); turns
  * beyond it wait for a connection and are answered, not failed */
 static void
 test_max_connections(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, slowish_responder, NULL);
+	g_autoptr(PalTestService) fake =
+	    pal_test_service_new_with_answer(200, "{\"outputs\":[{\"text\":\"answer\"}]}", 300);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"maxConnections\":2,"
-			    "\"timeoutMs\":10000}",
-			    url);
-	g_autofree gchar *ep = endpoint_json("busy", TOKEN_A, flow, r);
 	g_autoptr(GPtrArray) reqs = NULL;
 	guint answers = 0;
 
 	pal_test_daemon_set_conf(d, "Server", "Workers", "1");
-	pal_test_daemon_add_endpoint(d, "busy.json", ep);
+	add_http_endpoint(d, r, "busy", TOKEN_A, url, "\"maxConnections\":2,\"timeoutMs\":10000");
 	start_daemon(d);
 	for (guint i = 0; i < 6; i++) {
 		g_autofree gchar *session = g_strdup_printf("session-%u", i);
@@ -1492,11 +1015,9 @@ test_max_connections(void)
 			answers++;
 	}
 	g_assert_cmpuint(answers, ==, 6);
-	g_assert_cmpuint(fake_get_n_requests(fake), ==, 6);
-	g_mutex_lock(&fake->mutex);
-	g_test_message("at most %u requests in flight", fake->max_in_flight);
-	g_assert_cmpuint(fake->max_in_flight, ==, 2);
-	g_mutex_unlock(&fake->mutex);
+	g_assert_cmpuint(pal_test_service_get_n_requests(fake), ==, 6);
+	g_test_message("at most %u requests in flight", pal_test_service_get_max_in_flight(fake));
+	g_assert_cmpuint(pal_test_service_get_max_in_flight(fake), ==, 2);
 	stop_daemon(d);
 }
 
@@ -1505,25 +1026,25 @@ test_max_connections(void)
 static void
 test_turn_deadline(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, echo_rasa_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new(0, echo_rasa_responder, NULL);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-			    "\"timeoutMs\":20000}",
-			    url);
-	g_autofree gchar *ep = endpoint_json("deadline", TOKEN_A, flow, r);
 	g_autoptr(GPtrArray) reqs = NULL;
 	gint64 start;
 	gboolean answered = FALSE;
 
 	pal_test_daemon_set_conf(d, "Server", "RequestTimeout", "1");
-	pal_test_daemon_add_endpoint(d, "deadline.json", ep);
+	add_http_endpoint(d,
+			  r,
+			  "deadline",
+			  TOKEN_A,
+			  url,
+			  "\"contract\":\"rasa\",\"timeoutMs\":20000");
 	start_daemon(d);
 	start = g_get_monotonic_time();
 	g_free(post_text(d, TOKEN_A, "session-1", "slow question"));
-	g_assert_true(fake_wait_disconnects(fake, 1, 4000));
+	g_assert_true(pal_test_service_wait_disconnects(fake, 1, 4000));
 	g_test_message("request aborted after %" G_GINT64_FORMAT " ms",
 		       (g_get_monotonic_time() - start) / 1000);
 	g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
@@ -1545,24 +1066,24 @@ test_turn_deadline(void)
 static void
 test_shutdown(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, echo_rasa_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new(0, echo_rasa_responder, NULL);
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
 	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
 	g_autofree gchar *url = backend_url(fake);
-	g_autofree gchar *flow =
-	    g_strdup_printf("{\"type\":\"http\",\"url\":\"%s\",\"contract\":\"rasa\","
-			    "\"timeoutMs\":20000}",
-			    url);
-	g_autofree gchar *ep = endpoint_json("stopping", TOKEN_A, flow, r);
 	g_autoptr(GError) error = NULL;
 	gint64 start;
 	gint status = -1;
 
 	pal_test_daemon_set_conf(d, "Server", "ShutdownTimeout", "1");
-	pal_test_daemon_add_endpoint(d, "stopping.json", ep);
+	add_http_endpoint(d,
+			  r,
+			  "stopping",
+			  TOKEN_A,
+			  url,
+			  "\"contract\":\"rasa\",\"timeoutMs\":20000");
 	start_daemon(d);
 	g_free(post_text(d, TOKEN_A, "session-1", "slow question"));
-	g_assert_true(fake_wait_requests(fake, 1, 5000));
+	g_assert_true(pal_test_service_wait_requests(fake, 1, 5000));
 	start = g_get_monotonic_time();
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, &status, &error));
 	g_assert_no_error(error);
@@ -1570,7 +1091,48 @@ test_shutdown(void)
 	g_test_message("stopped after %" G_GINT64_FORMAT " ms",
 		       (g_get_monotonic_time() - start) / 1000);
 	g_assert_cmpint(g_get_monotonic_time() - start, <, 4 * G_USEC_PER_SEC);
-	g_assert_true(fake_wait_disconnects(fake, 1, 2000));
+	g_assert_true(pal_test_service_wait_disconnects(fake, 1, 2000));
+}
+
+/* ---- with the graph flow ---- */
+
+/* an http flow and a graph flow's http node in one palaverd: each plugin module has its own
+ * copy of PalHttpClient, which must not clash with the other (plugins/common/pal-http-client.c
+ * registers its type under a name of its own module) */
+static void
+test_with_graph_http_node(void)
+{
+	g_autoptr(PalTestService) fake = pal_test_service_new(0, echo_rasa_responder, NULL);
+	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autofree gchar *url = backend_url(fake);
+	g_autofree gchar *graph = g_strdup_printf(
+	    "{\"start\":\"ask\",\"nodes\":{"
+	    "\"ask\":{\"type\":\"http\",\"method\":\"POST\",\"url\":\"%s\","
+	    "\"body\":{\"message\":\"{{ input.text }}\"},\"store\":\"context.answer\","
+	    "\"next\":\"tell\"},"
+	    "\"tell\":{\"type\":\"say\",\"text\":\"graph {{ context.answer[1].text }}\"}}}",
+	    url);
+	g_autofree gchar *ep_graph =
+	    endpoint_json("graph", TOKEN_B, "{\"type\":\"graph\",\"file\":\"flows/ask.json\"}", r);
+	g_autoptr(GPtrArray) turn = NULL;
+	g_autoptr(GPtrArray) turn2 = NULL;
+	guint cursor = 0;
+
+	pal_test_daemon_write_file(d, "endpoints.d/flows/ask.json", graph);
+	add_http_endpoint(d, r, "http", TOKEN_A, url, "\"contract\":\"rasa\"");
+	pal_test_daemon_add_endpoint(d, "graph.json", ep_graph);
+	start_daemon(d);
+	g_free(post_text(d, TOKEN_A, "session-1", "one"));
+	turn = next_turn(r, &cursor);
+	g_assert_cmpuint(turn->len, ==, 1);
+	g_assert_cmpstr(ai_text(turn->pdata[0]), ==, "answer: one");
+	g_free(post_text(d, TOKEN_B, "session-2", "two"));
+	turn2 = next_turn(r, &cursor);
+	g_assert_cmpuint(turn2->len, ==, 1);
+	g_assert_cmpstr(ai_text(turn2->pdata[0]), ==, "graph answer: two");
+	g_assert_cmpuint(pal_test_service_get_n_requests(fake), ==, 2);
+	stop_daemon(d);
 }
 
 /* ---- the plugin in-process (linked statically), for what the daemon cannot show ---- */
@@ -1640,7 +1202,7 @@ new_turn(PalEndpointInfo *info, PalMessage *message, RunData *rd, GMainLoop *loo
 static void
 test_generic_nlu(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, generic_responder, NULL);
+	g_autoptr(PalTestService) fake = pal_test_service_new_with_answer(200, GENERIC_ANSWER, 0);
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	g_autoptr(PalEndpointInfo) info = pal_endpoint_info_new("unit", "en", "/", "/", FALSE);
 	g_autofree gchar *url = backend_url(fake);
@@ -1675,7 +1237,7 @@ test_generic_nlu(void)
 	g_assert_true(rd.ok);
 	g_assert_cmpuint(rd.outputs->len, ==, 3);
 
-	body = json_node_get_object(fake_get_request(fake, 0)->json);
+	body = json_node_get_object(pal_test_service_get_request(fake, 0)->json);
 	g_assert_cmpstr(json_object_get_string_member(body, "text"), ==, "a table for two");
 	g_assert_cmpstr(json_object_get_string_member(body, "intent"), ==, "book_table");
 	g_assert_cmpfloat(json_object_get_double_member(body, "intentScore"), ==, 0.875);
@@ -1690,21 +1252,13 @@ test_generic_nlu(void)
 	run_data_clear(&rd);
 }
 
-static FakeAnswer *
-slow_generic_responder(JsonObject *request, gpointer user_data)
-{
-	FakeAnswer *a = fake_answer_new(200, "{\"outputs\":[{\"text\":\"done\"}]}");
-
-	a->delay_ms = 400;
-	return a;
-}
-
 /* with maxConnections 1 the second turn waits for the first one's connection; cancelling it
  * there ends it at once (cancelled, no output), and the backend never sees it */
 static void
 test_cancel_queued(void)
 {
-	g_autoptr(FakeBackend) fake = fake_new(0, slow_generic_responder, NULL);
+	g_autoptr(PalTestService) fake =
+	    pal_test_service_new_with_answer(200, "{\"outputs\":[{\"text\":\"done\"}]}", 400);
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	g_autoptr(PalEndpointInfo) info = pal_endpoint_info_new("unit", "en", "/", "/", FALSE);
 	g_autofree gchar *url = backend_url(fake);
@@ -1736,7 +1290,7 @@ test_cancel_queued(void)
 	g_assert_true(rd1.ok);
 	g_assert_cmpuint(rd1.outputs->len, ==, 1);
 	g_assert_cmpstr(pal_output_get_text(rd1.outputs->pdata[0]), ==, "done");
-	g_assert_cmpuint(fake_get_n_requests(fake), ==, 1);
+	g_assert_cmpuint(pal_test_service_get_n_requests(fake), ==, 1);
 	run_data_clear(&rd1);
 	run_data_clear(&rd2);
 }
@@ -1756,6 +1310,7 @@ main(int argc, char **argv)
 	g_test_add_func("/palaver/flow-http/max-connections", test_max_connections);
 	g_test_add_func("/palaver/flow-http/turn-deadline", test_turn_deadline);
 	g_test_add_func("/palaver/flow-http/shutdown", test_shutdown);
+	g_test_add_func("/palaver/flow-http/with-graph-http-node", test_with_graph_http_node);
 	g_test_add_func("/palaver/flow-http/generic-nlu", test_generic_nlu);
 	g_test_add_func("/palaver/flow-http/cancel-queued", test_cancel_queued);
 	return g_test_run();

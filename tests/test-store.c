@@ -325,7 +325,7 @@ test_migrations(Fixture *fx, gconstpointer data)
 			6);
 	/* reopening an up-to-date database changes nothing */
 	g_assert_true(fixture_reopen(fx));
-	g_assert_cmpint(raw_int(fx->path, "PRAGMA user_version"), ==, 1);
+	g_assert_cmpint(raw_int(fx->path, "PRAGMA user_version"), ==, PAL_STORE_SQLITE_SCHEMA_VERSION);
 
 	/* a newer schema is refused, naming the file and both versions */
 	raw_exec(newer, "CREATE TABLE t (x); PRAGMA user_version = 99;");
@@ -897,6 +897,155 @@ test_endpoints(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(((PalStoreEndpoint *)g_ptr_array_index(list, 0))->name, ==, "support");
 }
 
+/* --- the control plane: sessions listed and reset, endpoint states (issue #6) --- */
+
+static PalStoreSessionPage *
+sessions_list(PalStore *store, const gchar *endpoint, guint offset, guint limit)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) error = NULL;
+	PalStoreSessionPage *page;
+
+	pal_store_sessions_list_async(store, endpoint, offset, limit, NULL, result_cb, &res);
+	page = pal_store_sessions_list_finish(store, wait_for(&res), &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(page);
+	return page;
+}
+
+static gboolean
+session_reset(PalStore *store, const gchar *key, GError **error)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+
+	pal_store_session_reset_async(store, key, NULL, result_cb, &res);
+	return pal_store_session_reset_finish(store, wait_for(&res), error);
+}
+
+static void
+test_sessions_list_reset(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PalStoreSessionPage) page = NULL;
+	g_autoptr(PalStoreSession) loaded = NULL;
+	const gchar *keys[] = {KEY_A, KEY_B, "ep1\x1f" "uc\x1f" "sc"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+		g_autoptr(PalStoreSession) s = session_for(keys[i]);
+		g_autoptr(PalStoreTurn) t = NULL;
+		g_autoptr(GPtrArray) rows = NULL;
+		g_autofree gchar *id = g_strdup_printf("w%u", i);
+
+		s->context = g_strdup("{\"step\":2}");
+		s->entrypoint = g_strdup("ask");
+		s->handover = TRUE;
+		s->turns = 4;
+		s->updated_at = 1000 + i; /* KEY_C is the most recent */
+		t = pal_store_turn_new(NULL, s);
+		pal_store_turn_add_outbox(t, out_row(keys[i], id, 0));
+		rows = commit(fx->store, t, &error);
+		g_assert_no_error(error);
+	}
+	/* all, most recently updated first, with the total */
+	page = sessions_list(fx->store, NULL, 0, 0);
+	g_assert_cmpuint(page->total, ==, 3);
+	g_assert_cmpuint(page->sessions->len, ==, 3);
+	g_assert_cmpstr(((PalStoreSession *)g_ptr_array_index(page->sessions, 0))->session_key, ==, keys[2]);
+	g_assert_cmpstr(((PalStoreSession *)g_ptr_array_index(page->sessions, 2))->session_key, ==, KEY_A);
+	g_clear_pointer(&page, pal_store_session_page_free);
+	/* one endpoint, paged */
+	page = sessions_list(fx->store, "ep1", 1, 1);
+	g_assert_cmpuint(page->total, ==, 2);
+	g_assert_cmpuint(page->sessions->len, ==, 1);
+	g_assert_cmpstr(((PalStoreSession *)g_ptr_array_index(page->sessions, 0))->session_key, ==, KEY_A);
+	g_assert_cmpstr(((PalStoreSession *)g_ptr_array_index(page->sessions, 0))->context, ==, "{\"step\":2}");
+	g_clear_pointer(&page, pal_store_session_page_free);
+	page = sessions_list(fx->store, "nope", 0, 10);
+	g_assert_cmpuint(page->total, ==, 0);
+	g_assert_cmpuint(page->sessions->len, ==, 0);
+
+	/* reset: the state goes, the sequence counter stays */
+	g_assert_true(session_reset(fx->store, KEY_A, &error));
+	g_assert_no_error(error);
+	loaded = load_session(fx->store, KEY_A);
+	g_assert_nonnull(loaded);
+	g_assert_null(loaded->context);
+	g_assert_null(loaded->entrypoint);
+	g_assert_false(loaded->handover);
+	g_assert_cmpuint(loaded->turns, ==, 0);
+	g_assert_cmpuint(loaded->last_seq, ==, 1);
+	g_assert_cmpint(loaded->updated_at, >, 1000);
+	g_clear_pointer(&loaded, pal_store_session_free);
+	loaded = load_session(fx->store, KEY_B);
+	g_assert_cmpstr(loaded->context, ==, "{\"step\":2}");
+	g_assert_false(session_reset(fx->store, "ep9\x1f" "u\x1f" "s", &error));
+	g_assert_error(error, PAL_ERROR, PAL_ERROR_NOT_FOUND);
+}
+
+static gboolean
+endpoint_state_set(PalStore *store, const gchar *name, gint active)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean ok;
+
+	pal_store_endpoint_state_set_async(store, name, active, NULL, result_cb, &res);
+	ok = pal_store_endpoint_state_set_finish(store, wait_for(&res), &error);
+	g_assert_no_error(error);
+	return ok;
+}
+
+static void
+test_endpoint_states(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GHashTable) states = NULL;
+	gpointer value = NULL;
+
+	g_assert_true(endpoint_state_set(fx->store, "support", 0));
+	g_assert_true(endpoint_state_set(fx->store, "billing", 1));
+	g_assert_true(endpoint_state_set(fx->store, "billing", 0));
+	g_assert_true(endpoint_state_set(fx->store, "gone", 1));
+	g_assert_true(endpoint_state_set(fx->store, "gone", -1));
+	g_assert_true(endpoint_state_set(fx->store, "never", -1)); /* deleting none is no error */
+	fixture_reopen(fx);
+	/* the synchronous loader palaverd uses at start */
+	states = pal_store_endpoint_states_list(fx->store, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_hash_table_size(states), ==, 2);
+	g_assert_true(g_hash_table_lookup_extended(states, "support", NULL, &value));
+	g_assert_cmpint(GPOINTER_TO_INT(value), ==, 0);
+	g_assert_true(g_hash_table_lookup_extended(states, "billing", NULL, &value));
+	g_assert_cmpint(GPOINTER_TO_INT(value), ==, 0);
+	g_assert_false(g_hash_table_contains(states, "gone"));
+	/* the runtime endpoints' synchronous loader too */
+	g_assert_true(endpoint_put(fx->store, "support", "{}", &error));
+	{
+		g_autoptr(GPtrArray) list = pal_store_endpoints_list(fx->store, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(list->len, ==, 1);
+	}
+}
+
+/* a database of schema 1 (before issue #6) gets the endpoint states table, keeping its rows */
+static void
+test_migration_v2(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(endpoint_put(fx->store, "kept", "{}", &error));
+	pal_store_close(fx->store);
+	g_clear_object(&fx->store);
+	raw_exec(fx->path, "DROP TABLE endpoint_states; PRAGMA user_version = 1;");
+	g_assert_cmpint(raw_int(fx->path, "PRAGMA user_version"), ==, 1);
+	fx->store = pal_store_sqlite_new(fx->path, PAL_DURABILITY_CRASH, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(raw_int(fx->path, "PRAGMA user_version"), ==, 2);
+	g_assert_true(endpoint_state_set(fx->store, "kept", 0));
+	g_assert_cmpint(raw_int(fx->path, "SELECT COUNT(*) FROM endpoints"), ==, 1);
+	g_assert_cmpint(raw_int(fx->path, "SELECT COUNT(*) FROM endpoint_states"), ==, 1);
+}
+
 /* --- concurrency and group commit --- */
 
 typedef struct {
@@ -1339,6 +1488,9 @@ main(int argc, char **argv)
 	add("outbox", TRUE, test_outbox);
 	add("dead-letters", TRUE, test_dead_letters);
 	add("endpoints", TRUE, test_endpoints);
+	add("sessions-list-reset", TRUE, test_sessions_list_reset);
+	add("endpoint-states", TRUE, test_endpoint_states);
+	add("migration-v2", FALSE, test_migration_v2);
 	add("threads", TRUE, test_threads);
 	add("group-isolation", TRUE, test_group_isolation);
 	add("cancel", TRUE, test_cancel);

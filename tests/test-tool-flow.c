@@ -40,14 +40,7 @@ fixture_setup(Fixture *fx, gconstpointer data)
 static void
 fixture_teardown(Fixture *fx, gconstpointer data)
 {
-	g_autoptr(GDir) dir = g_dir_open(fx->dir, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *path = g_build_filename(fx->dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(fx->dir);
+	pal_test_rm_rf(fx->dir);
 	g_free(fx->dir);
 }
 
@@ -181,9 +174,26 @@ find_line(const gchar *text, const gchar *prefix)
 	return NULL;
 }
 
-#define ECHO_ENDPOINT                                                                              \
-	"{\"name\":\"chat-echo\",\"URLToken\":\"chat-echo-token-000001\","                         \
-	"\"flow\":{\"type\":\"echo\",\"outputs\":2},\"webhook\":{\"url\":\"\"}}"
+/* ep.json: an endpoint whose flow is @flow (JSON) */
+static void
+write_endpoint(Fixture *fx, const gchar *name, const gchar *token, const gchar *flow)
+{
+	g_autofree gchar *json = g_strdup_printf(
+	    "{\"name\":\"%s\",\"URLToken\":\"%s\",\"flow\":%s,\"webhook\":{\"url\":\"\"}}",
+	    name,
+	    token,
+	    flow);
+
+	write_file(fx, "ep.json", json);
+}
+
+#define ECHO_TOKEN "chat-echo-token-000001"
+
+static void
+write_echo_endpoint(Fixture *fx)
+{
+	write_endpoint(fx, "chat-echo", ECHO_TOKEN, "{\"type\":\"echo\",\"outputs\":2}");
+}
 
 /* quick replies as a flow sends them (DESIGN.md §1.3), next to other data */
 #define QUICK_REPLIES_DATA                                                                         \
@@ -282,7 +292,7 @@ test_nlu_unsupported(Fixture *fx, gconstpointer data)
 {
 	ToolRun run = {0};
 
-	write_file(fx, "ep.json", ECHO_ENDPOINT);
+	write_echo_endpoint(fx);
 	tool_run(fx,
 		 &run,
 		 TOOL_PLUGINS,
@@ -305,7 +315,7 @@ test_chat_echo(Fixture *fx, gconstpointer data)
 {
 	ToolRun run = {0};
 
-	write_file(fx, "ep.json", ECHO_ENDPOINT);
+	write_echo_endpoint(fx);
 	tool_run(fx,
 		 &run,
 		 TOOL_PLUGINS,
@@ -359,7 +369,7 @@ test_chat_commands(Fixture *fx, gconstpointer data)
 	ToolRun run = {0};
 	g_autofree gchar *line = NULL;
 
-	write_file(fx, "ep.json", ECHO_ENDPOINT);
+	write_echo_endpoint(fx);
 	tool_run(fx,
 		 &run,
 		 TOOL_PLUGINS,
@@ -403,10 +413,7 @@ test_chat_data_option(Fixture *fx, gconstpointer data)
 	const gchar *env[] = {"PALAVER_PLUGIN_PATH", g_getenv("PALAVER_BUILD_PLUGINDIR"), NULL};
 	ToolRun run = {0};
 
-	write_file(fx,
-		   "ep.json",
-		   "{\"name\":\"chat-echo\",\"URLToken\":\"chat-echo-token-000001\","
-		   "\"flow\":{\"type\":\"echo\"},\"webhook\":{\"url\":\"\"}}");
+	write_endpoint(fx, "chat-echo", ECHO_TOKEN, "{\"type\":\"echo\"}");
 	tool_run_env(fx,
 		     &run,
 		     env,
@@ -434,10 +441,10 @@ test_chat_timeout(Fixture *fx, gconstpointer data)
 {
 	ToolRun run = {0};
 
-	write_file(fx,
-		   "ep.json",
-		   "{\"name\":\"chat-slow\",\"URLToken\":\"chat-slow-token-000001\","
-		   "\"flow\":{\"type\":\"echo\",\"delayMs\":4000},\"webhook\":{\"url\":\"\"}}");
+	write_endpoint(fx,
+		       "chat-slow",
+		       "chat-slow-token-000001",
+		       "{\"type\":\"echo\",\"delayMs\":4000}");
 	tool_run(fx,
 		 &run,
 		 TOOL_PLUGINS,
@@ -461,10 +468,7 @@ test_chat_bad_endpoint(Fixture *fx, gconstpointer data)
 {
 	ToolRun run = {0};
 
-	write_file(fx,
-		   "ep.json",
-		   "{\"name\":\"chat-echo\",\"URLToken\":\"chat-echo-token-000001\","
-		   "\"flow\":{\"type\":\"echo\",\"outputz\":2},\"webhook\":{\"url\":\"\"}}");
+	write_endpoint(fx, "chat-echo", ECHO_TOKEN, "{\"type\":\"echo\",\"outputz\":2}");
 	tool_run(fx, &run, TOOL_PLUGINS, "hello\n", "chat", "--endpoint", "ep.json", NULL);
 	g_assert_cmpint(run.status, ==, 1);
 	g_assert_cmpstr(run.out, ==, "");
@@ -474,10 +478,7 @@ test_chat_bad_endpoint(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(run.status, ==, 1);
 	g_assert_nonnull(strstr(run.err, "missing.json"));
 
-	write_file(fx,
-		   "ep.json",
-		   "{\"name\":\"chat-x\",\"URLToken\":\"chat-echo-token-000001\","
-		   "\"flow\":{\"type\":\"nosuchflow\"},\"webhook\":{\"url\":\"\"}}");
+	write_endpoint(fx, "chat-x", ECHO_TOKEN, "{\"type\":\"nosuchflow\"}");
 	tool_run(fx, &run, TOOL_PLUGINS, "hello\n", "chat", "--endpoint", "ep.json", NULL);
 	g_assert_cmpint(run.status, ==, 1);
 	g_assert_nonnull(strstr(run.err, "“nosuchflow” flow plugin is not installed"));
@@ -756,11 +757,10 @@ test_graph_chat_endpoint(Fixture *fx, gconstpointer data)
 	if (!have_graph_plugin())
 		return;
 	write_file(fx, "shop.json", GOOD_FLOW);
-	write_file(
-	    fx,
-	    "ep.json",
-	    "{\"name\":\"shop\",\"URLToken\":\"chat-shop-token-000001\","
-	    "\"flow\":{\"type\":\"graph\",\"file\":\"shop.json\"},\"webhook\":{\"url\":\"\"}}");
+	write_endpoint(fx,
+		       "shop",
+		       "chat-shop-token-000001",
+		       "{\"type\":\"graph\",\"file\":\"shop.json\"}");
 	tool_run(fx, &run, TOOL_PLUGINS, "hello\n2\n", "chat", "--endpoint", "ep.json", NULL);
 	g_assert_cmpint(run.status, ==, 0);
 	g_assert_cmpstr(run.out,

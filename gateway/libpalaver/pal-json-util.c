@@ -319,6 +319,24 @@ pal_quote_for_message(const gchar *str, guint max_chars)
 	return g_string_free(out, FALSE);
 }
 
+/* the shortest text from 6 significant digits up that reads back as @value: "2.5", "1e+20",
+ * and "2.0000001" where "%g" alone would say "2" (a riddle after "expected an integer") */
+static gchar *
+pal_json_describe_double(gdouble value)
+{
+	gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+	for (gint precision = 6; precision < 17; precision++) {
+		gchar format[8];
+
+		g_snprintf(format, sizeof(format), "%%.%dg", precision);
+		g_ascii_formatd(buf, sizeof(buf), format, value);
+		if (g_ascii_strtod(buf, NULL) == value)
+			return g_strdup(buf);
+	}
+	return g_strdup(g_ascii_formatd(buf, sizeof(buf), "%.17g", value));
+}
+
 /**
  * pal_json_describe_node:
  * @node: (nullable): a JSON node
@@ -341,14 +359,68 @@ pal_json_describe_node(JsonNode *node)
 		return pal_quote_for_message(json_node_get_string(node), 40);
 	if (type == G_TYPE_INT64)
 		return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
-	if (type == G_TYPE_DOUBLE) {
-		gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
-		return g_strdup(
-		    g_ascii_formatd(buf, sizeof(buf), "%g", json_node_get_double(node)));
-	}
+	if (type == G_TYPE_DOUBLE)
+		return pal_json_describe_double(json_node_get_double(node));
 	if (type == G_TYPE_BOOLEAN)
 		return g_strdup(json_node_get_boolean(node) ? "true" : "false");
 	return g_strdup(g_type_name(type));
+}
+
+/**
+ * pal_json_node_get_uint:
+ * @node: a JSON node
+ * @path: the JSON path of @node, for the error message ("flow.timeoutMs")
+ * @min: the smallest value accepted
+ * @max: the largest value accepted
+ * @out: (out): the value, set only on success
+ *
+ * Reads a whole number in [@min, @max]. A number with a zero fraction (3000.0) counts as an
+ * integer: JSON does not tell them apart, and some generators write every number that way.
+ *
+ * Returns: %TRUE with *@out set, or %FALSE with a %PAL_ERROR_INVALID_DATA error
+ * "@path: expected an integer from @min to @max, got …"
+ */
+gboolean
+pal_json_node_get_uint(JsonNode *node,
+		       const gchar *path,
+		       guint min,
+		       guint max,
+		       guint *out,
+		       GError **error)
+{
+	g_autofree gchar *got = NULL;
+
+	g_return_val_if_fail(node != NULL, FALSE);
+	g_return_val_if_fail(path != NULL, FALSE);
+	g_return_val_if_fail(out != NULL, FALSE);
+
+	if (JSON_NODE_HOLDS_VALUE(node)) {
+		GType type = json_node_get_value_type(node);
+		if (type == G_TYPE_INT64) {
+			gint64 v = json_node_get_int(node);
+			if (v >= (gint64)min && v <= (gint64)max) {
+				*out = (guint)v;
+				return TRUE;
+			}
+		} else if (type == G_TYPE_DOUBLE) {
+			gdouble v = json_node_get_double(node);
+			/* the range first: the cast of a value out of range would be undefined */
+			if (v >= (gdouble)min && v <= (gdouble)max && v == (gdouble)(gint64)v) {
+				*out = (guint)v;
+				return TRUE;
+			}
+		}
+	}
+	got = pal_json_describe_node(node);
+	g_set_error(error,
+		    PAL_ERROR,
+		    PAL_ERROR_INVALID_DATA,
+		    "%s: expected an integer from %u to %u, got %s",
+		    path,
+		    min,
+		    max,
+		    got);
+	return FALSE;
 }
 
 static gboolean

@@ -34,6 +34,17 @@ pal_json_object_deep_copy(JsonObject *object);
 gchar *
 pal_json_describe_node(JsonNode *node);
 
+/* an option or field that must be a whole number from @min to @max: JSON has numbers, not
+ * integers, so 3 and 3.0 are accepted, 2.5, "2", true and null are not; the error is
+ * PAL_ERROR_INVALID_DATA "@path: expected an integer from @min to @max, got …" */
+gboolean
+pal_json_node_get_uint(JsonNode *node,
+		       const gchar *path,
+		       guint min,
+		       guint max,
+		       guint *out,
+		       GError **error);
+
 /* JSON paths for error messages: ("webhook", "timeoutMs") → "webhook.timeoutMs",
  * ("", "name") → "name", ("webhook.headers", "x y") → "webhook.headers[\"x y\"]" */
 gchar *

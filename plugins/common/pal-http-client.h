@@ -15,16 +15,20 @@ G_BEGIN_DECLS
  * Bounded everywhere: at most @max_in_flight requests are handed to libsoup at once, the
  * others wait in a FIFO of their own (PLATFORM-NOTES 10); every request has a deadline that
  * covers waiting, connecting and reading; an answer body larger than @max_body is an error,
- * read without buffering more than that.
+ * refused by its Content-Length when it announces one, and otherwise read without buffering
+ * more than that. The body of a non-2xx answer is not read: the result is an empty body, and
+ * the status says what happened.
  */
 #define PAL_TYPE_HTTP_CLIENT (pal_http_client_get_type())
 G_DECLARE_FINAL_TYPE(PalHttpClient, pal_http_client, PAL, HTTP_CLIENT, GObject)
 
 PalHttpClient *
-pal_http_client_new(guint max_in_flight);
-/* sends @message; the result is the body. Errors: PAL_ERROR_TIMED_OUT, PAL_ERROR_UNAVAILABLE
- * (network), PAL_ERROR_INVALID_DATA (too large), G_IO_ERROR_CANCELLED. A non-2xx status is
- * not an error: check *status. */
+pal_http_client_new(guint max_in_flight, guint idle_timeout_s);
+/* sends @message; the result is the body. Errors: PAL_ERROR_TIMED_OUT (the deadline passed),
+ * PAL_ERROR_UNAVAILABLE (network; libsoup's message), PAL_ERROR_INVALID_DATA (too large),
+ * G_IO_ERROR_CANCELLED (only when @cancellable was cancelled, also if the deadline passed
+ * too; a waiting request completes at once). A non-2xx status is not an error: check *status,
+ * which is also set after an error once the answer's headers had come. */
 void
 pal_http_client_fetch_async(PalHttpClient *self,
 			    SoupMessage *message,

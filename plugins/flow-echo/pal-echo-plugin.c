@@ -55,55 +55,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(PalEchoPlugin,
 				  G_IMPLEMENT_INTERFACE(PAL_TYPE_FLOW,
 							pal_echo_plugin_flow_iface_init))
 
-/* "got …" part of an error message: the value as JSON, without dumping whole objects */
-static gchar *
-pal_echo_plugin_describe_node(JsonNode *node)
-{
-	switch (json_node_get_node_type(node)) {
-	case JSON_NODE_OBJECT:
-		return g_strdup("an object");
-	case JSON_NODE_ARRAY:
-		return g_strdup("an array");
-	case JSON_NODE_NULL:
-		return g_strdup("null");
-	default:
-		return json_to_string(node, FALSE);
-	}
-}
-
-/* JSON has numbers, not integers: accept 3 and 3.0, refuse 2.5, "2", true */
-static gboolean
-pal_echo_plugin_parse_uint(JsonNode *node, const gchar *name, guint max, guint *out, GError **error)
-{
-	g_autofree gchar *got = NULL;
-
-	if (JSON_NODE_HOLDS_VALUE(node)) {
-		GType value_type = json_node_get_value_type(node);
-		if (value_type == G_TYPE_INT64) {
-			gint64 value = json_node_get_int(node);
-			if (value >= 0 && value <= max) {
-				*out = (guint)value;
-				return TRUE;
-			}
-		} else if (value_type == G_TYPE_DOUBLE) {
-			gdouble value = json_node_get_double(node);
-			if (value >= 0 && value <= max && value == (gdouble)(gint64)value) {
-				*out = (guint)value;
-				return TRUE;
-			}
-		}
-	}
-	got = pal_echo_plugin_describe_node(node);
-	g_set_error(error,
-		    PAL_ERROR,
-		    PAL_ERROR_INVALID_DATA,
-		    "flow.%s: expected an integer from 0 to %u, got %s",
-		    name,
-		    max,
-		    got);
-	return FALSE;
-}
-
 /* PalExtension.setup: called once, before the first turn, maybe on another thread */
 static gboolean
 pal_echo_plugin_setup(PalExtension *extension,
@@ -119,17 +70,24 @@ pal_echo_plugin_setup(PalExtension *extension,
 	/* in file order, so that the first mistake is the one reported */
 	json_object_iter_init_ordered(&iter, options);
 	while (json_object_iter_next_ordered(&iter, &member, &node)) {
+		/* JSON has numbers, not integers: 3 and 3.0 are accepted, 2.5, "2", true not */
 		if (g_strcmp0(member, "outputs") == 0) {
-			if (!pal_echo_plugin_parse_uint(node,
-							"outputs",
-							PAL_ECHO_PLUGIN_OUTPUTS_MAX,
-							&self->outputs,
-							error))
+			if (!pal_json_node_get_uint(node,
+						    "flow.outputs",
+						    0,
+						    PAL_ECHO_PLUGIN_OUTPUTS_MAX,
+						    &self->outputs,
+						    error))
 				return FALSE;
 			continue;
 		}
 		if (g_strcmp0(member, "delayMs") == 0) {
-			if (!pal_echo_plugin_parse_uint(node, "delayMs", 60000, &self->delay_ms, error))
+			if (!pal_json_node_get_uint(node,
+						    "flow.delayMs",
+						    0,
+						    60000,
+						    &self->delay_ms,
+						    error))
 				return FALSE;
 			continue;
 		}

@@ -74,6 +74,45 @@ pal_graph_is_string(JsonNode *node)
 	return JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING;
 }
 
+/* @member of @object, with its path in *@member_path; NULL when it is absent, with an error
+ * when it is @required: "missing (@what is required)" (@what may be NULL otherwise) */
+static JsonNode *
+pal_graph_get_member(PalGraphLoader *ld,
+		     JsonObject *object,
+		     const gchar *path,
+		     const gchar *member,
+		     const gchar *what,
+		     gboolean required,
+		     gchar **member_path)
+{
+	JsonNode *node = json_object_get_member(object, member);
+
+	*member_path = pal_json_path_member(path, member);
+	if (node == NULL && required)
+		pal_graph_error(ld, *member_path, "missing (%s is required)", what);
+	return node;
+}
+
+/* an object member (as its node); NULL when absent (an error when @required) or of another
+ * type (an error: "expected @what, got …") */
+static JsonNode *
+pal_graph_get_object(PalGraphLoader *ld,
+		     JsonObject *object,
+		     const gchar *path,
+		     const gchar *member,
+		     const gchar *what,
+		     gboolean required,
+		     gchar **member_path)
+{
+	JsonNode *node = pal_graph_get_member(ld, object, path, member, what, required, member_path);
+
+	if (node != NULL && !JSON_NODE_HOLDS_OBJECT(node)) {
+		pal_graph_error_got(ld, *member_path, what, node);
+		return NULL;
+	}
+	return node;
+}
+
 /* a string member; NULL (with an error when @required or of another type) otherwise */
 static const gchar *
 pal_graph_get_string(PalGraphLoader *ld,
@@ -82,14 +121,12 @@ pal_graph_get_string(PalGraphLoader *ld,
 		     const gchar *member,
 		     gboolean required)
 {
-	JsonNode *node = json_object_get_member(object, member);
-	g_autofree gchar *member_path = pal_json_path_member(path, member);
+	g_autofree gchar *member_path = NULL;
+	JsonNode *node =
+	    pal_graph_get_member(ld, object, path, member, "a string", required, &member_path);
 
-	if (node == NULL) {
-		if (required)
-			pal_graph_error(ld, member_path, "missing (a string is required)");
+	if (node == NULL)
 		return NULL;
-	}
 	if (!pal_graph_is_string(node) || json_node_get_string(node)[0] == '\0') {
 		pal_graph_error_got(ld, member_path, "a non-empty string", node);
 		return NULL;
@@ -97,7 +134,15 @@ pal_graph_get_string(PalGraphLoader *ld,
 	return json_node_get_string(node);
 }
 
-/* a reference to another node, checked once all nodes are known */
+/* @name, referenced at @path, must be a node: checked once all nodes are known */
+static void
+pal_graph_add_ref(PalGraphLoader *ld, const gchar *path, const gchar *name)
+{
+	g_ptr_array_add(ld->ref_paths, g_strdup(path));
+	g_ptr_array_add(ld->ref_names, g_strdup(name));
+}
+
+/* a reference to another node */
 static gchar *
 pal_graph_get_ref(PalGraphLoader *ld,
 		  JsonObject *object,
@@ -106,11 +151,12 @@ pal_graph_get_ref(PalGraphLoader *ld,
 		  gboolean required)
 {
 	const gchar *name = pal_graph_get_string(ld, object, path, member, required);
+	g_autofree gchar *member_path = NULL;
 
 	if (name == NULL)
 		return NULL;
-	g_ptr_array_add(ld->ref_paths, pal_json_path_member(path, member));
-	g_ptr_array_add(ld->ref_names, g_strdup(name));
+	member_path = pal_json_path_member(path, member);
+	pal_graph_add_ref(ld, member_path, name);
 	return g_strdup(name);
 }
 
@@ -123,27 +169,18 @@ pal_graph_get_uint(PalGraphLoader *ld,
 		   guint max,
 		   guint *out)
 {
-	JsonNode *node = json_object_get_member(object, member);
 	g_autofree gchar *member_path = NULL;
-	g_autofree gchar *expected = NULL;
+	JsonNode *node = pal_graph_get_member(ld, object, path, member, NULL, FALSE, &member_path);
+	g_autoptr(GError) error = NULL;
 
 	if (node == NULL)
 		return TRUE;
-	if (JSON_NODE_HOLDS_VALUE(node)) {
-		GType type = json_node_get_value_type(node);
-		gdouble v = type == G_TYPE_INT64 ? (gdouble)json_node_get_int(node)
-			    : type == G_TYPE_DOUBLE ? json_node_get_double(node)
-						    : -1;
-		if ((type == G_TYPE_INT64 || type == G_TYPE_DOUBLE) && v >= min && v <= max &&
-		    v == (gdouble)(gint64)v) {
-			*out = (guint)v;
-			return TRUE;
-		}
+	if (!pal_json_node_get_uint(node, member_path, min, max, out, &error)) {
+		/* "path: expected …", like every other line of ld->errors */
+		g_ptr_array_add(ld->errors, g_strdup(error->message));
+		return FALSE;
 	}
-	member_path = pal_json_path_member(path, member);
-	expected = g_strdup_printf("an integer from %u to %u", min, max);
-	pal_graph_error_got(ld, member_path, expected, node);
-	return FALSE;
+	return TRUE;
 }
 
 static gboolean
@@ -153,8 +190,8 @@ pal_graph_get_bool(PalGraphLoader *ld,
 		   const gchar *member,
 		   gboolean *out)
 {
-	JsonNode *node = json_object_get_member(object, member);
 	g_autofree gchar *member_path = NULL;
+	JsonNode *node = pal_graph_get_member(ld, object, path, member, NULL, FALSE, &member_path);
 
 	if (node == NULL)
 		return TRUE;
@@ -162,9 +199,23 @@ pal_graph_get_bool(PalGraphLoader *ld,
 		*out = json_node_get_boolean(node);
 		return TRUE;
 	}
-	member_path = pal_json_path_member(path, member);
 	pal_graph_error_got(ld, member_path, "true or false", node);
 	return FALSE;
+}
+
+/* @node (at @path) as a template string, compiled; NULL with an error otherwise */
+static PalGraphValue *
+pal_graph_compile_template(PalGraphLoader *ld, JsonNode *node, const gchar *path)
+{
+	if (!pal_graph_is_string(node)) {
+		pal_graph_error_got(ld, path, "a string", node);
+		return NULL;
+	}
+	return pal_graph_value_compile_string(ld->lua,
+					      json_node_get_string(node),
+					      path,
+					      ld->lua_name,
+					      ld->errors);
 }
 
 /* a template string member (text, url, reprompt) */
@@ -175,23 +226,13 @@ pal_graph_get_template(PalGraphLoader *ld,
 		       const gchar *member,
 		       gboolean required)
 {
-	JsonNode *node = json_object_get_member(object, member);
-	g_autofree gchar *member_path = pal_json_path_member(path, member);
+	g_autofree gchar *member_path = NULL;
+	JsonNode *node =
+	    pal_graph_get_member(ld, object, path, member, "a string", required, &member_path);
 
-	if (node == NULL) {
-		if (required)
-			pal_graph_error(ld, member_path, "missing (a string is required)");
+	if (node == NULL)
 		return NULL;
-	}
-	if (!pal_graph_is_string(node)) {
-		pal_graph_error_got(ld, member_path, "a string", node);
-		return NULL;
-	}
-	return pal_graph_value_compile_string(ld->lua,
-					      json_node_get_string(node),
-					      member_path,
-					      ld->lua_name,
-					      ld->errors);
+	return pal_graph_compile_template(ld, node, member_path);
 }
 
 void
@@ -391,8 +432,8 @@ pal_graph_node_free(PalGraphNode *n)
 static void
 pal_graph_parse_switch(PalGraphLoader *ld, PalGraphNode *n, JsonObject *object, const gchar *path)
 {
-	JsonNode *cases = json_object_get_member(object, "cases");
-	g_autofree gchar *cases_path = pal_json_path_member(path, "cases");
+	g_autofree gchar *cases_path = NULL;
+	JsonNode *cases;
 	JsonObjectIter iter;
 	const gchar *value;
 	JsonNode *target;
@@ -400,14 +441,9 @@ pal_graph_parse_switch(PalGraphLoader *ld, PalGraphNode *n, JsonObject *object, 
 	n->value = pal_graph_get_template(ld, object, path, "value", TRUE);
 	n->default_target = pal_graph_get_ref(ld, object, path, "default", FALSE);
 	n->cases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	if (cases == NULL) {
-		pal_graph_error(ld, cases_path, "missing (an object of value → node is required)");
+	cases = pal_graph_get_object(ld, object, path, "cases", "an object of value → node", TRUE, &cases_path);
+	if (cases == NULL)
 		return;
-	}
-	if (!JSON_NODE_HOLDS_OBJECT(cases)) {
-		pal_graph_error_got(ld, cases_path, "an object of value → node", cases);
-		return;
-	}
 	json_object_iter_init_ordered(&iter, json_node_get_object(cases));
 	while (json_object_iter_next_ordered(&iter, &value, &target)) {
 		g_autofree gchar *case_path = pal_json_path_member(cases_path, value);
@@ -415,8 +451,7 @@ pal_graph_parse_switch(PalGraphLoader *ld, PalGraphNode *n, JsonObject *object, 
 			pal_graph_error_got(ld, case_path, "a node name", target);
 			continue;
 		}
-		g_ptr_array_add(ld->ref_paths, g_strdup(case_path));
-		g_ptr_array_add(ld->ref_names, g_strdup(json_node_get_string(target)));
+		pal_graph_add_ref(ld, case_path, json_node_get_string(target));
 		g_hash_table_insert(n->cases, g_strdup(value), g_strdup(json_node_get_string(target)));
 	}
 }
@@ -449,21 +484,17 @@ pal_graph_compile_condition(PalGraphLoader *ld, JsonObject *object, const gchar 
 static void
 pal_graph_parse_set(PalGraphLoader *ld, PalGraphNode *n, JsonObject *object, const gchar *path)
 {
-	JsonNode *values = json_object_get_member(object, "values");
-	g_autofree gchar *values_path = pal_json_path_member(path, "values");
+	g_autofree gchar *values_path = NULL;
+	JsonNode *values;
 	JsonObjectIter iter;
 	const gchar *target;
 	JsonNode *value;
 
 	n->set_paths = g_ptr_array_new_with_free_func((GDestroyNotify)pal_graph_path_free);
 	n->set_values = g_ptr_array_new_with_free_func((GDestroyNotify)pal_graph_value_free);
-	if (values == NULL || !JSON_NODE_HOLDS_OBJECT(values)) {
-		if (values == NULL)
-			pal_graph_error(ld, values_path, "missing (an object of path → value is required)");
-		else
-			pal_graph_error_got(ld, values_path, "an object of path → value", values);
+	values = pal_graph_get_object(ld, object, path, "values", "an object of path → value", TRUE, &values_path);
+	if (values == NULL)
 		return;
-	}
 	json_object_iter_init_ordered(&iter, json_node_get_object(values));
 	while (json_object_iter_next_ordered(&iter, &target, &value)) {
 		g_autofree gchar *value_path = pal_json_path_member(values_path, target);
@@ -490,7 +521,8 @@ pal_graph_parse_http(PalGraphLoader *ld, PalGraphNode *n, JsonObject *object, co
 {
 	static const gchar *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 	const gchar *method = pal_graph_get_string(ld, object, path, "method", FALSE);
-	JsonNode *headers = json_object_get_member(object, "headers");
+	g_autofree gchar *headers_path = NULL;
+	JsonNode *headers;
 	JsonNode *body = json_object_get_member(object, "body");
 
 	n->method = g_strdup(method != NULL ? method : "GET");
@@ -505,32 +537,19 @@ pal_graph_parse_http(PalGraphLoader *ld, PalGraphNode *n, JsonObject *object, co
 	n->on_error = pal_graph_get_ref(ld, object, path, "onError", FALSE);
 	n->header_names = g_ptr_array_new_with_free_func(g_free);
 	n->header_values = g_ptr_array_new_with_free_func((GDestroyNotify)pal_graph_value_free);
+	headers = pal_graph_get_object(ld, object, path, "headers", "an object of header name → value", FALSE, &headers_path);
 	if (headers != NULL) {
-		g_autofree gchar *headers_path = pal_json_path_member(path, "headers");
-		if (!JSON_NODE_HOLDS_OBJECT(headers)) {
-			pal_graph_error_got(ld, headers_path, "an object of header name → value", headers);
-		} else {
-			JsonObjectIter iter;
-			const gchar *name;
-			JsonNode *value;
-			json_object_iter_init_ordered(&iter, json_node_get_object(headers));
-			while (json_object_iter_next_ordered(&iter, &name, &value)) {
-				g_autofree gchar *header_path = pal_json_path_member(headers_path, name);
-				PalGraphValue *compiled;
-				if (!pal_graph_is_string(value)) {
-					pal_graph_error_got(ld, header_path, "a string", value);
-					continue;
-				}
-				compiled = pal_graph_value_compile_string(ld->lua,
-									  json_node_get_string(value),
-									  header_path,
-									  ld->lua_name,
-									  ld->errors);
-				if (compiled == NULL)
-					continue;
-				g_ptr_array_add(n->header_names, g_strdup(name));
-				g_ptr_array_add(n->header_values, compiled);
-			}
+		JsonObjectIter iter;
+		const gchar *name;
+		JsonNode *value;
+		json_object_iter_init_ordered(&iter, json_node_get_object(headers));
+		while (json_object_iter_next_ordered(&iter, &name, &value)) {
+			g_autofree gchar *header_path = pal_json_path_member(headers_path, name);
+			PalGraphValue *compiled = pal_graph_compile_template(ld, value, header_path);
+			if (compiled == NULL)
+				continue;
+			g_ptr_array_add(n->header_names, g_strdup(name));
+			g_ptr_array_add(n->header_values, compiled);
 		}
 	}
 	if (body != NULL) {
@@ -591,16 +610,13 @@ pal_graph_parse_node(PalGraphLoader *ld, const gchar *name, JsonNode *node, cons
 	switch (n->type) {
 	case PAL_GRAPH_NODE_SAY:
 	case PAL_GRAPH_NODE_QUESTION: {
-		JsonNode *data = json_object_get_member(object, "data");
+		g_autofree gchar *data_path = NULL;
+		JsonNode *data;
 		n->text = pal_graph_get_template(ld, object, path, "text", n->type == PAL_GRAPH_NODE_QUESTION);
-		if (data != NULL) {
-			g_autofree gchar *data_path = pal_json_path_member(path, "data");
-			if (!JSON_NODE_HOLDS_OBJECT(data))
-				pal_graph_error_got(ld, data_path, "an object", data);
-			else
-				n->data = pal_graph_value_compile(ld->lua, data, data_path, ld->lua_name, ld->errors);
-		}
-		if (n->type == PAL_GRAPH_NODE_SAY && data == NULL &&
+		data = pal_graph_get_object(ld, object, path, "data", "an object", FALSE, &data_path);
+		if (data != NULL)
+			n->data = pal_graph_value_compile(ld->lua, data, data_path, ld->lua_name, ld->errors);
+		if (n->type == PAL_GRAPH_NODE_SAY && !json_object_has_member(object, "data") &&
 		    !json_object_has_member(object, "text")) {
 			g_autofree gchar *text_path = pal_json_path_member(path, "text");
 			pal_graph_error(ld, text_path, "missing (a say node needs \"text\" or \"data\")");

@@ -20,6 +20,9 @@
 #include "pal-graph-plugin.h"
 #include "pal-graph-run.h"
 
+/* seconds an unused connection of the http nodes stays open */
+#define PAL_GRAPH_PLUGIN_HTTP_IDLE_TIMEOUT_S 60
+
 struct _PalGraphPlugin {
 	GObject parent_instance;
 	PalGraphFlow *flow;
@@ -40,31 +43,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(PalGraphPlugin,
 			      G_IMPLEMENT_INTERFACE(PAL_TYPE_EXTENSION,
 						    pal_graph_plugin_extension_iface_init)
 				  G_IMPLEMENT_INTERFACE(PAL_TYPE_FLOW, pal_graph_plugin_flow_iface_init))
-
-static gboolean
-pal_graph_plugin_parse_uint(JsonNode *node, const gchar *name, guint min, guint max, guint *out, GError **error)
-{
-	g_autofree gchar *got = NULL;
-
-	if (JSON_NODE_HOLDS_VALUE(node) &&
-	    (json_node_get_value_type(node) == G_TYPE_INT64 || json_node_get_value_type(node) == G_TYPE_DOUBLE)) {
-		gdouble v = json_node_get_double(node);
-		if (v >= min && v <= max && v == (gdouble)(gint64)v) {
-			*out = (guint)v;
-			return TRUE;
-		}
-	}
-	got = pal_json_describe_node(node);
-	g_set_error(error,
-		    PAL_ERROR,
-		    PAL_ERROR_INVALID_DATA,
-		    "flow.%s: expected an integer from %u to %u, got %s",
-		    name,
-		    min,
-		    max,
-		    got);
-	return FALSE;
-}
 
 static gboolean
 pal_graph_plugin_setup(PalExtension *extension, PalEndpointInfo *endpoint, JsonObject *options, GError **error)
@@ -91,16 +69,16 @@ pal_graph_plugin_setup(PalExtension *extension, PalEndpointInfo *endpoint, JsonO
 			}
 			file = json_node_get_string(node);
 		} else if (g_strcmp0(member, "stepLimit") == 0) {
-			if (!pal_graph_plugin_parse_uint(node, member, 1, 100000, &self->step_limit, error))
+			if (!pal_json_node_get_uint(node, "flow.stepLimit", 1, 100000, &self->step_limit, error))
 				return FALSE;
 		} else if (g_strcmp0(member, "luaInstructions") == 0) {
-			if (!pal_graph_plugin_parse_uint(node, member, 1000, 1000000000, &instructions, error))
+			if (!pal_json_node_get_uint(node, "flow.luaInstructions", 1000, 1000000000, &instructions, error))
 				return FALSE;
 		} else if (g_strcmp0(member, "luaMemoryKiB") == 0) {
-			if (!pal_graph_plugin_parse_uint(node, member, 64, 1024 * 1024, &memory_kib, error))
+			if (!pal_json_node_get_uint(node, "flow.luaMemoryKiB", 64, 1024 * 1024, &memory_kib, error))
 				return FALSE;
 		} else if (g_strcmp0(member, "httpConnections") == 0) {
-			if (!pal_graph_plugin_parse_uint(node, member, 1, 1024, &self->http_connections, error))
+			if (!pal_json_node_get_uint(node, "flow.httpConnections", 1, 1024, &self->http_connections, error))
 				return FALSE;
 		} else {
 			g_set_error(error,
@@ -154,7 +132,7 @@ pal_graph_plugin_run_async(PalFlow *flow,
 		return;
 	}
 	if (self->client == NULL)
-		self->client = pal_http_client_new(self->http_connections);
+		self->client = pal_http_client_new(self->http_connections, PAL_GRAPH_PLUGIN_HTTP_IDLE_TIMEOUT_S);
 	pal_graph_run_async(G_OBJECT(flow),
 			    self->flow,
 			    &self->slot,

@@ -635,14 +635,17 @@ pal_graph_run_build_input(PalGraphRun *run, PalEndpointInfo *endpoint)
 	json_object_set_object_member(input,
 				      "data",
 				      data != NULL ? pal_json_object_deep_copy(data) : json_object_new());
-	if (nlu != NULL && pal_nlu_result_get_intent(nlu) != NULL) {
+	/* below the NLU's threshold there is no intent, but its score and the slots found are
+	 * still there for the flow */
+	if (nlu != NULL) {
 		JsonObject *slots = pal_nlu_result_get_slots(nlu);
 		JsonObject *by_name = json_object_new();
 		JsonObjectIter iter;
 		const gchar *name;
 		JsonNode *values;
 
-		json_object_set_string_member(input, "intent", pal_nlu_result_get_intent(nlu));
+		if (pal_nlu_result_get_intent(nlu) != NULL)
+			json_object_set_string_member(input, "intent", pal_nlu_result_get_intent(nlu));
 		json_object_set_double_member(input, "intentScore", pal_nlu_result_get_score(nlu));
 		/* name → array of values (the NLU result has {value, text, start, end}) */
 		if (slots != NULL) {

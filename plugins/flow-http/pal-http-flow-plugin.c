@@ -30,7 +30,8 @@
  *   maxOutputs        1 to 100, default 20: outputs taken from one answer; the rest is dropped
  *                     and logged
  *   maxConnections    1 to 256, default 8: connections to the backend per worker thread;
- *                     further turns wait in this plugin's own queue (PLATFORM-NOTES 10)
+ *                     further turns wait in the queue of the plugin's HTTP client
+ *                     (plugins/common/pal-http-client.c, PLATFORM-NOTES 10)
  *
  * Request, generic contract: Palaver's input as flows see it, `{userId, sessionId, text?, data?,
  * inputId, traceId}`, plus `intent`, `intentScore`, `ranking` and `slots` when the endpoint's
@@ -65,9 +66,10 @@
  * When the gateway cancels the turn (its deadline, shutdown) the request is aborted and the turn
  * ends cancelled, without fallback: keep timeoutMs below [Server] RequestTimeout.
  *
- * Threads: setup() may run on any thread; an instance then serves one worker thread, so the
- * SoupSession is created by the first run_async(), in that thread's thread-default context
- * (PLATFORM-NOTES 11), with max-conns = max-conns-per-host = maxConnections.
+ * Threads: setup() may run on any thread; an instance then serves one worker thread, so its
+ * PalHttpClient (and the SoupSession in it) is created by the first run_async(), in that
+ * thread's thread-default context (PLATFORM-NOTES 11), with max-conns = max-conns-per-host =
+ * maxConnections.
  */
 
 #include "config.h"
@@ -75,6 +77,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "pal-http-client.h"
 #include "pal-http-flow-plugin.h"
 
 #define PAL_HTTP_FLOW_TIMEOUT_MS_DEFAULT      10000
@@ -93,7 +96,6 @@
 #define PAL_HTTP_FLOW_PASSWORD_MAX	      1024
 #define PAL_HTTP_FLOW_FALLBACK_TEXT_MAX	      10000
 #define PAL_HTTP_FLOW_MAX_DEPTH		      64
-#define PAL_HTTP_FLOW_READ_CHUNK	      16384
 #define PAL_HTTP_FLOW_IDLE_TIMEOUT_S	      30
 #define PAL_HTTP_FLOW_DEFAULT_FALLBACK_TEXT   "Sorry, the assistant is not available right now."
 
@@ -123,10 +125,7 @@ struct _PalHttpFlowPlugin {
 	guint max_connections;
 
 	/* the worker thread's: created by the first run_async() */
-	GMainContext *context;
-	SoupSession *session;
-	GQueue waiting; /* of PalHttpFlowRequest, each holding a reference on its task */
-	guint in_flight;
+	PalHttpClient *client;
 };
 
 static void
@@ -143,45 +142,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(PalHttpFlowPlugin,
 							pal_http_flow_plugin_flow_iface_init))
 
 /* ---- options ---- */
-
-/* JSON has numbers, not integers: accept 3 and 3.0, refuse 2.5, "2", true */
-static gboolean
-pal_http_flow_plugin_parse_uint(JsonNode *node,
-				const gchar *name,
-				guint min,
-				guint max,
-				guint *out,
-				GError **error)
-{
-	g_autofree gchar *got = NULL;
-
-	if (JSON_NODE_HOLDS_VALUE(node)) {
-		GType value_type = json_node_get_value_type(node);
-		if (value_type == G_TYPE_INT64) {
-			gint64 value = json_node_get_int(node);
-			if (value >= min && value <= max) {
-				*out = (guint)value;
-				return TRUE;
-			}
-		} else if (value_type == G_TYPE_DOUBLE) {
-			gdouble value = json_node_get_double(node);
-			if (value >= min && value <= max && value == (gdouble)(gint64)value) {
-				*out = (guint)value;
-				return TRUE;
-			}
-		}
-	}
-	got = pal_json_describe_node(node);
-	g_set_error(error,
-		    PAL_ERROR,
-		    PAL_ERROR_INVALID_DATA,
-		    "flow.%s: expected an integer from %u to %u, got %s",
-		    name,
-		    min,
-		    max,
-		    got);
-	return FALSE;
-}
 
 static const gchar *
 pal_http_flow_plugin_node_string(JsonNode *node)
@@ -561,12 +521,12 @@ pal_http_flow_plugin_setup(PalExtension *extension,
 			continue;
 		}
 		if (g_strcmp0(member, "timeoutMs") == 0) {
-			if (!pal_http_flow_plugin_parse_uint(node,
-							     "timeoutMs",
-							     1,
-							     PAL_HTTP_FLOW_TIMEOUT_MS_MAX,
-							     &self->timeout_ms,
-							     error))
+			if (!pal_json_node_get_uint(node,
+						    "flow.timeoutMs",
+						    1,
+						    PAL_HTTP_FLOW_TIMEOUT_MS_MAX,
+						    &self->timeout_ms,
+						    error))
 				return FALSE;
 			continue;
 		}
@@ -596,33 +556,33 @@ pal_http_flow_plugin_setup(PalExtension *extension,
 		}
 		if (g_strcmp0(member, "maxResponseBytes") == 0) {
 			guint value = 0;
-			if (!pal_http_flow_plugin_parse_uint(node,
-							     "maxResponseBytes",
-							     PAL_HTTP_FLOW_MAX_RESPONSE_MIN,
-							     PAL_HTTP_FLOW_MAX_RESPONSE_MAX,
-							     &value,
-							     error))
+			if (!pal_json_node_get_uint(node,
+						    "flow.maxResponseBytes",
+						    PAL_HTTP_FLOW_MAX_RESPONSE_MIN,
+						    PAL_HTTP_FLOW_MAX_RESPONSE_MAX,
+						    &value,
+						    error))
 				return FALSE;
 			self->max_response_bytes = value;
 			continue;
 		}
 		if (g_strcmp0(member, "maxOutputs") == 0) {
-			if (!pal_http_flow_plugin_parse_uint(node,
-							     "maxOutputs",
-							     1,
-							     PAL_HTTP_FLOW_MAX_OUTPUTS_MAX,
-							     &self->max_outputs,
-							     error))
+			if (!pal_json_node_get_uint(node,
+						    "flow.maxOutputs",
+						    1,
+						    PAL_HTTP_FLOW_MAX_OUTPUTS_MAX,
+						    &self->max_outputs,
+						    error))
 				return FALSE;
 			continue;
 		}
 		if (g_strcmp0(member, "maxConnections") == 0) {
-			if (!pal_http_flow_plugin_parse_uint(node,
-							     "maxConnections",
-							     1,
-							     PAL_HTTP_FLOW_MAX_CONNECTIONS_MAX,
-							     &self->max_connections,
-							     error))
+			if (!pal_json_node_get_uint(node,
+						    "flow.maxConnections",
+						    1,
+						    PAL_HTTP_FLOW_MAX_CONNECTIONS_MAX,
+						    &self->max_connections,
+						    error))
 				return FALSE;
 			continue;
 		}
@@ -688,51 +648,16 @@ pal_http_flow_plugin_extension_iface_init(PalExtensionInterface *iface)
 
 /* ---- one request ---- */
 
-typedef enum {
-	PAL_HTTP_FLOW_STOP_NONE,
-	PAL_HTTP_FLOW_STOP_TIMEOUT,   /* timeoutMs passed */
-	PAL_HTTP_FLOW_STOP_CANCELLED, /* the gateway cancelled the turn */
-} PalHttpFlowStop;
-
 typedef struct {
-	GTask *task; /* not a reference: the request is the task's data */
 	PalTurn *turn;
 	SoupMessage *msg;
-	GCancellable *cancellable; /* given to libsoup; cancelled by the timer and the gateway */
-	GSource *timer;
-	GSource *cancel_watch; /* the gateway's cancellable, seen in this thread */
-	GInputStream *stream;
-	GByteArray *body;
-	PalHttpFlowStop stop;
-	gboolean queued; /* in self->waiting */
-	gboolean sent;	 /* counted in self->in_flight */
-	gboolean done;	 /* the task has returned */
 } PalHttpFlowRequest;
-
-static void
-pal_http_flow_request_clear_sources(PalHttpFlowRequest *req)
-{
-	if (req->timer != NULL) {
-		g_source_destroy(req->timer);
-		g_clear_pointer(&req->timer, g_source_unref);
-	}
-	if (req->cancel_watch != NULL) {
-		g_source_destroy(req->cancel_watch);
-		g_clear_pointer(&req->cancel_watch, g_source_unref);
-	}
-}
 
 static void
 pal_http_flow_request_free(PalHttpFlowRequest *req)
 {
-	pal_http_flow_request_clear_sources(req);
-	if (req->stream != NULL)
-		g_input_stream_close(req->stream, NULL, NULL);
-	g_clear_object(&req->stream);
 	g_clear_object(&req->msg);
-	g_clear_object(&req->cancellable);
 	g_clear_object(&req->turn);
-	g_clear_pointer(&req->body, g_byte_array_unref);
 	g_free(req);
 }
 
@@ -1089,35 +1014,72 @@ pal_http_flow_plugin_fallback_output(PalHttpFlowPlugin *self)
 
 /* ---- the turn ---- */
 
+/* what went wrong with the request, for the log line; NULL when the answer can be read */
+static gchar *
+pal_http_flow_plugin_describe_failure(PalHttpFlowPlugin *self,
+				      SoupMessage *msg,
+				      guint status,
+				      const GError *error)
+{
+	SoupMessageHeaders *headers = soup_message_get_response_headers(msg);
+
+	if (g_error_matches(error, PAL_ERROR, PAL_ERROR_TIMED_OUT))
+		return g_strdup_printf("no answer within %u ms (timeoutMs)", self->timeout_ms);
+	if (g_error_matches(error, PAL_ERROR, PAL_ERROR_INVALID_DATA)) {
+		/* refused by its Content-Length before the body was read, or counted */
+		if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+		    (guint64)soup_message_headers_get_content_length(headers) >
+			self->max_response_bytes)
+			return g_strdup_printf(
+			    "the answer is larger than maxResponseBytes (%" G_GSIZE_FORMAT
+			    " bytes): Content-Length %" G_GOFFSET_FORMAT,
+			    self->max_response_bytes,
+			    soup_message_headers_get_content_length(headers));
+		return g_strdup_printf(
+		    "the answer is larger than maxResponseBytes (%" G_GSIZE_FORMAT " bytes)",
+		    self->max_response_bytes);
+	}
+	/* a status means that the answer's headers had come, and then its body failed */
+	if (error != NULL && status == SOUP_STATUS_NONE)
+		return g_strdup_printf("the request failed: %s", error->message);
+	if (error != NULL)
+		return g_strdup_printf("reading the answer failed: %s", error->message);
+	if (!SOUP_STATUS_IS_SUCCESSFUL(status))
+		return g_strdup_printf(
+		    "the backend answered HTTP %u%s",
+		    status,
+		    SOUP_STATUS_IS_REDIRECTION(status) ? " (redirects are not followed)" : "");
+	return NULL;
+}
+
 /* returns the task exactly once: the outputs, the fallback, or cancelled */
 static void
-pal_http_flow_request_finish(PalHttpFlowRequest *req, const gchar *failure, GBytes *answer)
+pal_http_flow_plugin_fetch_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	PalHttpFlowPlugin *self = g_task_get_source_object(req->task);
+	g_autoptr(GTask) task = user_data;
+	PalHttpFlowPlugin *self = g_task_get_source_object(task);
+	PalHttpFlowRequest *req = g_task_get_task_data(task);
 	PalMessage *message = pal_turn_get_message(req->turn);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) answer = NULL;
 	g_autoptr(GPtrArray) outputs = NULL;
 	g_autofree gchar *reason = NULL;
 	guint n_dropped = 0;
+	guint status = SOUP_STATUS_NONE;
 
-	g_return_if_fail(!req->done);
-	req->done = TRUE;
-	pal_http_flow_request_clear_sources(req);
-
-	if (req->stop == PAL_HTTP_FLOW_STOP_CANCELLED) {
+	answer = pal_http_client_fetch_finish(PAL_HTTP_CLIENT(source), res, &status, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		/* the gateway has gone on without this turn: no fallback, no log line of ours */
-		g_task_return_new_error(req->task,
+		g_task_return_new_error(task,
 					G_IO_ERROR,
 					G_IO_ERROR_CANCELLED,
 					"the turn was cancelled");
 		return;
 	}
-	if (req->stop == PAL_HTTP_FLOW_STOP_TIMEOUT)
-		reason = g_strdup_printf("no answer within %u ms (timeoutMs)", self->timeout_ms);
-	else if (failure != NULL)
-		reason = g_strdup(failure);
-	else if (answer == NULL)
-		outputs = g_ptr_array_new_with_free_func(g_object_unref); /* 204 No Content */
-	else
+	reason = pal_http_flow_plugin_describe_failure(self, req->msg, status, error);
+	if (reason == NULL && status == SOUP_STATUS_NO_CONTENT)
+		outputs = g_ptr_array_new_with_free_func(g_object_unref);
+	else if (reason == NULL)
 		pal_http_flow_plugin_parse_answer(self, answer, &outputs, &n_dropped, &reason);
 
 	if (reason != NULL) {
@@ -1147,220 +1109,7 @@ pal_http_flow_request_finish(PalHttpFlowRequest *req, const gchar *failure, GByt
 		for (guint i = 0; i < outputs->len; i++)
 			pal_turn_emit(req->turn, g_ptr_array_index(outputs, i));
 	}
-	g_task_return_boolean(req->task, TRUE);
-}
-
-static void
-pal_http_flow_plugin_send_cb(GObject *source, GAsyncResult *res, gpointer user_data);
-
-/* hands a request to libsoup; the caller's reference on the task goes to the I/O */
-static void
-pal_http_flow_plugin_send(PalHttpFlowPlugin *self, PalHttpFlowRequest *req)
-{
-	self->in_flight++;
-	req->sent = TRUE;
-	soup_session_send_async(self->session,
-				req->msg,
-				G_PRIORITY_DEFAULT,
-				req->cancellable,
-				pal_http_flow_plugin_send_cb,
-				req->task);
-}
-
-/* gives free connections to waiting turns, oldest first: libsoup never sees more requests than
- * it has connections (PLATFORM-NOTES 10) */
-static void
-pal_http_flow_plugin_pump(PalHttpFlowPlugin *self)
-{
-	while (self->in_flight < self->max_connections && !g_queue_is_empty(&self->waiting)) {
-		PalHttpFlowRequest *req = g_queue_pop_head(&self->waiting);
-		req->queued = FALSE;
-		pal_http_flow_plugin_send(self, req);
-	}
-}
-
-/* the I/O of a sent request is over: free its connection slot first, then answer the turn;
- * the caller drops the I/O's reference on the task afterwards */
-static void
-pal_http_flow_request_io_done(PalHttpFlowRequest *req, const gchar *failure, GBytes *answer)
-{
-	PalHttpFlowPlugin *self = g_task_get_source_object(req->task);
-
-	/* an unread rest of the body is skipped, not read: libsoup then closes the connection */
-	if (req->stream != NULL) {
-		g_input_stream_close(req->stream, NULL, NULL);
-		g_clear_object(&req->stream);
-	}
-	if (req->sent) {
-		req->sent = FALSE;
-		self->in_flight--;
-	}
-	pal_http_flow_plugin_pump(self);
-	if (!req->done)
-		pal_http_flow_request_finish(req, failure, answer);
-}
-
-static void
-pal_http_flow_plugin_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(GTask) task = user_data;
-	PalHttpFlowRequest *req = g_task_get_task_data(task);
-	PalHttpFlowPlugin *self = g_task_get_source_object(task);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) chunk =
-	    g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
-	g_autofree gchar *failure = NULL;
-
-	if (chunk == NULL) {
-		failure = g_strdup_printf("reading the answer failed: %s", error->message);
-		pal_http_flow_request_io_done(req, failure, NULL);
-		return;
-	}
-	if (g_bytes_get_size(chunk) == 0) {
-		g_autoptr(GBytes) answer = g_byte_array_free_to_bytes(g_steal_pointer(&req->body));
-		pal_http_flow_request_io_done(req, NULL, answer);
-		return;
-	}
-	/* counted as it arrives: a size announced by the backend is never trusted */
-	if (req->body->len + g_bytes_get_size(chunk) > self->max_response_bytes) {
-		failure = g_strdup_printf(
-		    "the answer is larger than maxResponseBytes (%" G_GSIZE_FORMAT " bytes)",
-		    self->max_response_bytes);
-		pal_http_flow_request_io_done(req, failure, NULL);
-		return;
-	}
-	g_byte_array_append(req->body, g_bytes_get_data(chunk, NULL), g_bytes_get_size(chunk));
-	g_input_stream_read_bytes_async(req->stream,
-					PAL_HTTP_FLOW_READ_CHUNK,
-					G_PRIORITY_DEFAULT,
-					req->cancellable,
-					pal_http_flow_plugin_read_cb,
-					g_steal_pointer(&task));
-}
-
-static void
-pal_http_flow_plugin_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	g_autoptr(GTask) task = user_data;
-	PalHttpFlowRequest *req = g_task_get_task_data(task);
-	PalHttpFlowPlugin *self = g_task_get_source_object(task);
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *failure = NULL;
-	SoupMessageHeaders *headers;
-	guint status;
-
-	req->stream = soup_session_send_finish(SOUP_SESSION(source), res, &error);
-	if (req->stream == NULL) {
-		failure = g_strdup_printf("the request failed: %s", error->message);
-		pal_http_flow_request_io_done(req, failure, NULL);
-		return;
-	}
-	status = soup_message_get_status(req->msg);
-	if (!SOUP_STATUS_IS_SUCCESSFUL(status)) {
-		failure = g_strdup_printf(
-		    "the backend answered HTTP %u%s",
-		    status,
-		    SOUP_STATUS_IS_REDIRECTION(status) ? " (redirects are not followed)" : "");
-		pal_http_flow_request_io_done(req, failure, NULL);
-		return;
-	}
-	if (status == SOUP_STATUS_NO_CONTENT) {
-		pal_http_flow_request_io_done(req, NULL, NULL);
-		return;
-	}
-	headers = soup_message_get_response_headers(req->msg);
-	if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-	    (guint64)soup_message_headers_get_content_length(headers) > self->max_response_bytes) {
-		failure =
-		    g_strdup_printf("the answer is larger than maxResponseBytes (%" G_GSIZE_FORMAT
-				    " bytes): Content-Length %" G_GOFFSET_FORMAT,
-				    self->max_response_bytes,
-				    soup_message_headers_get_content_length(headers));
-		pal_http_flow_request_io_done(req, failure, NULL);
-		return;
-	}
-	req->body = g_byte_array_new();
-	g_input_stream_read_bytes_async(req->stream,
-					PAL_HTTP_FLOW_READ_CHUNK,
-					G_PRIORITY_DEFAULT,
-					req->cancellable,
-					pal_http_flow_plugin_read_cb,
-					g_steal_pointer(&task));
-}
-
-/* the timer or the gateway ends a request early */
-static void
-pal_http_flow_request_stop(PalHttpFlowRequest *req, PalHttpFlowStop why)
-{
-	/* cancelling may complete the I/O, and with it the task, right here */
-	g_autoptr(GTask) task = g_object_ref(req->task);
-	PalHttpFlowPlugin *self = g_task_get_source_object(task);
-
-	if (req->done)
-		return;
-	/* the gateway's word wins over our own timeout */
-	if (req->stop == PAL_HTTP_FLOW_STOP_NONE || why == PAL_HTTP_FLOW_STOP_CANCELLED)
-		req->stop = why;
-	if (req->queued) {
-		g_queue_remove(&self->waiting, req);
-		req->queued = FALSE;
-		pal_http_flow_request_finish(req, NULL, NULL);
-		g_object_unref(task); /* the queue's reference; ours stays until the end */
-		return;
-	}
-	/* libsoup completes the operation in flight with G_IO_ERROR_CANCELLED, and the I/O
-	 * callback finishes the task: the turn never waits for the backend */
-	g_cancellable_cancel(req->cancellable);
-}
-
-static gboolean
-pal_http_flow_request_timeout_cb(gpointer user_data)
-{
-	PalHttpFlowRequest *req = user_data;
-
-	g_clear_pointer(&req->timer, g_source_unref);
-	pal_http_flow_request_stop(req, PAL_HTTP_FLOW_STOP_TIMEOUT);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-pal_http_flow_request_cancelled_cb(GCancellable *cancellable, gpointer user_data)
-{
-	PalHttpFlowRequest *req = user_data;
-
-	g_clear_pointer(&req->cancel_watch, g_source_unref);
-	pal_http_flow_request_stop(req, PAL_HTTP_FLOW_STOP_CANCELLED);
-	return G_SOURCE_REMOVE;
-}
-
-/* created in the thread that runs turns, never in setup() (PLATFORM-NOTES 11) */
-static void
-pal_http_flow_plugin_ensure_session(PalHttpFlowPlugin *self)
-{
-	g_autoptr(GMainContext) context = g_main_context_ref_thread_default();
-	g_autofree gchar *user_agent = NULL;
-
-	if (self->session != NULL) {
-		/* an instance serves one worker thread (PalExtension) */
-		g_warn_if_fail(context == self->context);
-		return;
-	}
-	self->context = g_steal_pointer(&context);
-	user_agent = g_strdup_printf("palaver/%s", PACKAGE_VERSION);
-	/* the defaults (10 in total, 2 per host, no timeout) would throttle the backend; our own
-	 * timer bounds the whole request, libsoup's "timeout" only single reads and writes
-	 * (PLATFORM-NOTES 9) */
-	self->session = soup_session_new_with_options("max-conns",
-						      (gint)self->max_connections,
-						      "max-conns-per-host",
-						      (gint)self->max_connections,
-						      "timeout",
-						      0,
-						      "idle-timeout",
-						      PAL_HTTP_FLOW_IDLE_TIMEOUT_S,
-						      "user-agent",
-						      user_agent,
-						      NULL);
+	g_task_return_boolean(task, TRUE);
 }
 
 static SoupMessage *
@@ -1399,38 +1148,26 @@ pal_http_flow_plugin_run_async(PalFlow *flow,
 	g_task_set_source_tag(task, pal_http_flow_plugin_run_async);
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	pal_http_flow_plugin_ensure_session(self);
+	/* created in the thread that runs turns, never in setup() (PLATFORM-NOTES 11); an
+	 * instance then serves that one worker thread (PalExtension) */
+	if (self->client == NULL)
+		self->client =
+		    pal_http_client_new(self->max_connections, PAL_HTTP_FLOW_IDLE_TIMEOUT_S);
 
 	req = g_new0(PalHttpFlowRequest, 1);
-	req->task = task;
 	req->turn = g_object_ref(turn);
-	req->cancellable = g_cancellable_new();
 	req->msg = pal_http_flow_plugin_new_message(self, pal_turn_get_message(turn));
 	g_task_set_task_data(task, req, (GDestroyNotify)pal_http_flow_request_free);
 
-	/* the clock starts now: a turn waiting for a free connection is waiting for its answer */
-	req->timer = g_timeout_source_new(self->timeout_ms);
-	g_source_set_callback(req->timer, pal_http_flow_request_timeout_cb, req, NULL);
-	g_source_attach(req->timer, self->context);
-	/* the gateway may cancel from another thread; the source brings it into this one */
-	if (cancellable != NULL) {
-		req->cancel_watch = g_cancellable_source_new(cancellable);
-		g_source_set_callback(req->cancel_watch,
-				      G_SOURCE_FUNC(pal_http_flow_request_cancelled_cb),
-				      req,
-				      NULL);
-		g_source_attach(req->cancel_watch, self->context);
-	}
-
-	if (self->in_flight < self->max_connections) {
-		g_object_ref(task);
-		pal_http_flow_plugin_send(self, req);
-	} else {
-		/* the queue holds a reference on the task until the request is sent or stopped */
-		g_object_ref(task);
-		req->queued = TRUE;
-		g_queue_push_tail(&self->waiting, req);
-	}
+	/* timeoutMs counts from now: a turn waiting for a free connection is waiting for its
+	 * answer; the gateway's cancellable aborts the request, queued or sent */
+	pal_http_client_fetch_async(self->client,
+				    req->msg,
+				    self->max_response_bytes,
+				    self->timeout_ms,
+				    cancellable,
+				    pal_http_flow_plugin_fetch_cb,
+				    g_steal_pointer(&task));
 }
 
 /* PalFlow.run_finish */
@@ -1455,12 +1192,7 @@ pal_http_flow_plugin_dispose(GObject *object)
 {
 	PalHttpFlowPlugin *self = PAL_HTTP_FLOW_PLUGIN(object);
 
-	/* every request holds its task, and every task this instance: nothing can be waiting */
-	g_warn_if_fail(g_queue_is_empty(&self->waiting));
-	if (self->session != NULL) {
-		soup_session_abort(self->session);
-		g_clear_object(&self->session);
-	}
+	g_clear_object(&self->client);
 	G_OBJECT_CLASS(pal_http_flow_plugin_parent_class)->dispose(object);
 }
 
@@ -1477,7 +1209,6 @@ pal_http_flow_plugin_finalize(GObject *object)
 	g_free(self->authorization);
 	g_free(self->fallback_text);
 	g_clear_pointer(&self->fallback_data, json_object_unref);
-	g_clear_pointer(&self->context, g_main_context_unref);
 	G_OBJECT_CLASS(pal_http_flow_plugin_parent_class)->finalize(object);
 }
 
@@ -1502,7 +1233,6 @@ pal_http_flow_plugin_init(PalHttpFlowPlugin *self)
 	self->max_response_bytes = PAL_HTTP_FLOW_MAX_RESPONSE_DEFAULT;
 	self->max_outputs = PAL_HTTP_FLOW_MAX_OUTPUTS_DEFAULT;
 	self->max_connections = PAL_HTTP_FLOW_MAX_CONNECTIONS_DEFAULT;
-	g_queue_init(&self->waiting);
 }
 
 /* the one exported symbol: pal_plugin_http_get_desc() */
