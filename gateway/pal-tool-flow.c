@@ -493,6 +493,8 @@ pal_tool_flow(gint argc, gchar **argv)
 
 typedef struct {
 	PalFlow *flow;
+	PalNlu *nlu; /* nullable: the endpoint's NLU or --nlu */
+	gboolean show_nlu;
 	PalEndpointInfo *info;
 	PalSession *session;
 	gchar *user_id;
@@ -700,6 +702,42 @@ pal_chat_body(PalChat *chat, const gchar *text, JsonObject *data)
 	return body;
 }
 
+static void
+pal_chat_nlu_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	GAsyncResult **out = user_data;
+
+	*out = g_object_ref(res);
+}
+
+/* like palaverd: the NLU before the flow; a failure is said and the turn goes on */
+static void
+pal_chat_understand(PalChat *chat, PalMessage *message)
+{
+	g_autoptr(GAsyncResult) res = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PalNluResult) result = NULL;
+	const gchar *text = pal_message_get_text(message);
+
+	if (chat->nlu == NULL || text == NULL || text[0] == '\0')
+		return;
+	pal_nlu_parse_async(chat->nlu, text, pal_endpoint_info_get_locale(chat->info), NULL, pal_chat_nlu_cb, &res);
+	while (res == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	result = pal_nlu_parse_finish(chat->nlu, res, &error);
+	if (result == NULL) {
+		g_autofree gchar *msg = g_strdup_printf(_("NLU: %s"), error->message);
+		pal_chat_error(msg);
+		return;
+	}
+	pal_message_set_nlu_result(message, result);
+	if (chat->show_nlu) {
+		g_autoptr(JsonNode) node = pal_nlu_result_to_json(result);
+		g_autofree gchar *json = json_to_string(node, FALSE);
+		g_print("  nlu: %s\n", json);
+	}
+}
+
 /* one turn, to its end or its deadline; @data is (transfer none) */
 static void
 pal_chat_send(PalChat *chat, const gchar *text, JsonObject *data)
@@ -722,6 +760,7 @@ pal_chat_send(PalChat *chat, const gchar *text, JsonObject *data)
 	run->loop = g_main_loop_new(NULL, FALSE);
 	run->payloads = g_ptr_array_new_with_free_func(g_free);
 	pal_message_set_received_at(message, g_get_real_time());
+	pal_chat_understand(chat, message);
 	turn = pal_turn_new(chat->info,
 			    chat->session,
 			    message,
@@ -959,10 +998,6 @@ pal_chat_loop(PalChat *chat, gboolean interactive)
 static void
 pal_chat_note_endpoint(PalEndpoint *endpoint)
 {
-	if (pal_endpoint_get_nlu_type(endpoint) != NULL)
-		g_printerr(_("note: chat does not run the endpoint's NLU (“%s”) yet: the flow gets "
-			     "no intent\n"),
-			   pal_endpoint_get_nlu_type(endpoint));
 	if (json_array_get_length(pal_endpoint_get_transformers(endpoint)) > 0)
 		g_printerr(_("note: chat does not run the endpoint's transformers\n"));
 	if (pal_endpoint_get_handover_type(endpoint) != NULL)
@@ -974,6 +1009,7 @@ static void
 pal_chat_clear(PalChat *chat)
 {
 	g_clear_object(&chat->flow);
+	g_clear_object(&chat->nlu);
 	g_clear_object(&chat->info);
 	g_clear_object(&chat->session);
 	g_clear_pointer(&chat->user_id, g_free);
@@ -1038,7 +1074,41 @@ pal_chat_load_flow(PalChat *chat,
 		g_printerr("palaver-tool chat: %s: %s\n", endpoint_shown, error->message);
 		return FALSE;
 	}
+	if (pal_endpoint_get_nlu_type(endpoint) != NULL) {
+		g_autoptr(JsonObject) options = pal_json_object_deep_copy(pal_endpoint_get_nlu_options(endpoint));
+		GObject *nlu = pal_plugin_registry_create(env->registry,
+							  PAL_PLUGIN_KIND_NLU,
+							  pal_endpoint_get_nlu_type(endpoint),
+							  chat->info,
+							  options,
+							  &error);
+		if (nlu == NULL) {
+			g_printerr("palaver-tool chat: %s: %s\n", endpoint_shown, error->message);
+			return FALSE;
+		}
+		chat->nlu = PAL_NLU(nlu);
+	}
 	pal_chat_note_endpoint(endpoint);
+	return TRUE;
+}
+
+/* --nlu MODEL: the intents plugin with that model */
+static gboolean
+pal_chat_load_nlu(PalChat *chat, PalToolEnv *env, const gchar *model)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) options = json_object_new();
+	g_autofree gchar *abs_path = g_canonicalize_filename(model, NULL);
+	GObject *nlu;
+
+	json_object_set_string_member(options, "model", abs_path);
+	g_clear_object(&chat->nlu);
+	nlu = pal_plugin_registry_create(env->registry, PAL_PLUGIN_KIND_NLU, "intents", chat->info, options, &error);
+	if (nlu == NULL) {
+		g_printerr("palaver-tool chat: --nlu %s: %s\n", model, error->message);
+		return FALSE;
+	}
+	chat->nlu = PAL_NLU(nlu);
 	return TRUE;
 }
 
@@ -1059,6 +1129,7 @@ pal_tool_chat(gint argc, gchar **argv)
 	g_autofree gchar *session_id = NULL;
 	g_autofree gchar *data = NULL;
 	g_autofree gchar *nlu = NULL;
+	gboolean show_nlu = FALSE;
 	gint timeout = PAL_CHAT_DEFAULT_TIMEOUT;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
@@ -1096,6 +1167,13 @@ pal_tool_chat(gint argc, gchar **argv)
 	     &session_id,
 	     N_("The sessionId of the first session (default: a new UUID)"),
 	     N_("ID")},
+	    {"show-nlu",
+	     0,
+	     G_OPTION_FLAG_NONE,
+	     G_OPTION_ARG_NONE,
+	     &show_nlu,
+	     N_("Print what the NLU made of each input"),
+	     NULL},
 	    {"data",
 	     'd',
 	     G_OPTION_FLAG_NONE,
@@ -1115,7 +1193,7 @@ pal_tool_chat(gint argc, gchar **argv)
 	     G_OPTION_FLAG_NONE,
 	     G_OPTION_ARG_FILENAME,
 	     &nlu,
-	     N_("Run the inputs through this NLU model first (not supported yet)"),
+	     N_("Run the inputs through this intents NLU model first (instead of the endpoint's NLU)"),
 	     N_("MODEL")},
 	    {NULL},
 	};
@@ -1167,12 +1245,6 @@ pal_tool_chat(gint argc, gchar **argv)
 		if (chat.default_data == NULL)
 			return pal_tool_usage_error("chat", error->message);
 	}
-	if (nlu != NULL) {
-		/* the option stays: a later version loads the model with an NLU plugin */
-		g_printerr(_("palaver-tool chat: NLU models are not supported yet (--nlu %s)\n"),
-			   nlu);
-		return PAL_FLOW_EXIT_FAILURE;
-	}
 
 	if (!pal_tool_env_init(&env, &opts, "chat", &error)) {
 		g_printerr("palaver-tool chat: %s\n", error->message);
@@ -1180,6 +1252,9 @@ pal_tool_chat(gint argc, gchar **argv)
 	}
 	if (!pal_chat_load_flow(&chat, &env, flow_file, endpoint_file, &shown))
 		return PAL_FLOW_EXIT_FAILURE;
+	if (nlu != NULL && !pal_chat_load_nlu(&chat, &env, nlu))
+		return PAL_FLOW_EXIT_FAILURE;
+	chat.show_nlu = show_nlu;
 
 	chat.user_id = g_strdup(user_id != NULL ? user_id : "chat-user");
 	if (session_id == NULL)

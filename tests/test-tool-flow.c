@@ -287,26 +287,51 @@ test_missing_plugin(Fixture *fx, gconstpointer data)
 	tool_run_clear(&run);
 }
 
+/* --nlu MODEL runs the intents plugin before the flow; --show-nlu prints its result */
 static void
-test_nlu_unsupported(Fixture *fx, gconstpointer data)
+test_chat_nlu(Fixture *fx, gconstpointer data)
 {
 	ToolRun run = {0};
+	ToolRun missing = {0};
 
 	write_echo_endpoint(fx);
+	write_file(fx,
+		   "m.json",
+		   "{\"locale\": \"en\", \"intents\": {"
+		   " \"greet\": [\"hello\", \"hi there\", \"good morning\", \"hey\"],"
+		   " \"order\": [\"where is my order\", \"track my parcel\", \"order status\", \"my package\"]},"
+		   " \"slots\": {\"number\": {\"type\": \"NUMBER\"}}}");
 	tool_run(fx,
 		 &run,
+		 TOOL_PLUGINS,
+		 "hello\nwhere is my order 42\n",
+		 "chat",
+		 "--endpoint",
+		 "ep.json",
+		 "--nlu",
+		 "m.json",
+		 "--show-nlu",
+		 NULL);
+	g_assert_cmpint(run.status, ==, 0);
+	g_assert_nonnull(strstr(run.out, "nlu: {\"intent\":\"greet\""));
+	g_assert_nonnull(strstr(run.out, "nlu: {\"intent\":\"order\""));
+	g_assert_nonnull(strstr(run.out, "\"number\":[{\"value\":42,\"text\":\"42\",\"start\":18,\"end\":20}]"));
+
+	/* a model that cannot be loaded: said, exit status 1 */
+	tool_run(fx,
+		 &missing,
 		 TOOL_PLUGINS,
 		 "hello\n",
 		 "chat",
 		 "--endpoint",
 		 "ep.json",
 		 "--nlu",
-		 "m.json",
+		 "missing.json",
 		 NULL);
-	g_assert_cmpint(run.status, ==, 1);
-	g_assert_cmpstr(run.out, ==, "");
-	g_assert_nonnull(strstr(run.err, "NLU models are not supported yet"));
+	g_assert_cmpint(missing.status, ==, 1);
+	g_assert_nonnull(strstr(missing.err, "--nlu missing.json"));
 	tool_run_clear(&run);
+	tool_run_clear(&missing);
 }
 
 /* texts, data with quick replies, picking one by number, and the end of the input */
@@ -784,7 +809,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	add("/palaver/tool-flow/usage", test_usage);
 	add("/palaver/tool-flow/missing-plugin", test_missing_plugin);
-	add("/palaver/tool-flow/nlu-unsupported", test_nlu_unsupported);
+	add("/palaver/tool-flow/chat-nlu", test_chat_nlu);
 	add("/palaver/tool-flow/chat-echo", test_chat_echo);
 	add("/palaver/tool-flow/chat-commands", test_chat_commands);
 	add("/palaver/tool-flow/chat-data-option", test_chat_data_option);
