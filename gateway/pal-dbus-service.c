@@ -75,22 +75,12 @@ pal_dbus_args(GDBusMethodInvocation *invocation)
 static void
 pal_dbus_json_set_time(JsonObject *obj, const gchar *member, gint64 real_time)
 {
-	g_autoptr(GDateTime) dt = NULL;
-	g_autofree gchar *str = NULL;
-	g_autofree gchar *full = NULL;
+	g_autofree gchar *str = real_time > 0 ? pal_format_time(real_time) : NULL;
 
-	if (real_time <= 0) {
+	if (str != NULL)
+		json_object_set_string_member(obj, member, str);
+	else
 		json_object_set_null_member(obj, member);
-		return;
-	}
-	dt = g_date_time_new_from_unix_utc(real_time / G_USEC_PER_SEC);
-	if (dt == NULL) {
-		json_object_set_null_member(obj, member);
-		return;
-	}
-	str = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-	full = g_strdup_printf("%s.%03dZ", str, (gint)((real_time % G_USEC_PER_SEC) / 1000));
-	json_object_set_string_member(obj, member, full);
 }
 
 static gchar *
@@ -757,13 +747,10 @@ pal_dbus_service_handle_list_dead_letters(PalDBusGateway1 *object,
 	return pal_dbus_service_privileged(PAL_DBUS_SERVICE(object), invocation, pal_dbus_service_do_list_dead_letters);
 }
 
+/* the (u) reply of ReplayDeadLetters and PurgeDeadLetters, or @error when @n is negative */
 static void
-pal_dbus_service_replayed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+pal_dbus_return_count(GDBusMethodInvocation *invocation, gssize n, const GError *error)
 {
-	GDBusMethodInvocation *invocation = user_data;
-	g_autoptr(GError) error = NULL;
-	gssize n = pal_daemon_replay_dead_letters_finish(PAL_DAEMON(source), res, &error);
-
 	if (n < 0)
 		pal_dbus_return_error(invocation, error);
 	else
@@ -771,16 +758,21 @@ pal_dbus_service_replayed_cb(GObject *source, GAsyncResult *res, gpointer user_d
 }
 
 static void
+pal_dbus_service_replayed_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	gssize n = pal_daemon_replay_dead_letters_finish(PAL_DAEMON(source), res, &error);
+
+	pal_dbus_return_count(user_data, n, error);
+}
+
+static void
 pal_dbus_service_purged_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	GDBusMethodInvocation *invocation = user_data;
 	g_autoptr(GError) error = NULL;
 	gssize n = pal_store_dead_letters_purge_finish(PAL_STORE(source), res, &error);
 
-	if (n < 0)
-		pal_dbus_return_error(invocation, error);
-	else
-		g_dbus_method_invocation_return_value(invocation, g_variant_new("(u)", (guint32)n));
+	pal_dbus_return_count(user_data, n, error);
 }
 
 static void

@@ -283,6 +283,7 @@ struct _PalDelivery {
 	guint max_conns;
 	guint max_conns_per_host;
 	gint in_flight;	       /* atomic for readers */
+	gint waiting;	       /* atomic: session heads ready to send, waiting for a connection */
 	gint pending;	       /* atomic */
 	gssize pending_bytes; /* atomic */
 	guint64 n_delivered;
@@ -514,6 +515,7 @@ pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
 	}
 	host = pal_delivery_get_host(self, uri);
 	g_queue_push_tail(&host->waiting, sq);
+	g_atomic_int_inc(&self->waiting);
 	pal_delivery_pump(self, host);
 }
 
@@ -669,6 +671,14 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 	PalHost *host = a->host;
 	gint64 retry_after = a->msg != NULL ? pal_delivery_parse_retry_after(a->msg) : -1;
 
+	/* the message is over before the next one is handed to the session: its connection is
+	 * idle again and gets reused (keep-alive) instead of a new one being opened while it is
+	 * still counted as busy */
+	if (a->stream != NULL) {
+		g_input_stream_close(a->stream, NULL, NULL);
+		g_clear_object(&a->stream);
+	}
+	g_clear_object(&a->msg);
 	g_hash_table_remove(self->attempts, a);
 	g_atomic_int_add(&self->in_flight, -1);
 	/* after shutdown the queues are gone: only the attempt itself is left to free */
@@ -731,9 +741,8 @@ pal_delivery_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 						a);
 		return;
 	}
-	if (chunk == NULL || g_bytes_get_size(chunk) > 0)
-		g_input_stream_close(a->stream, NULL, NULL);
-	/* the status line decides, even if reading the body failed */
+	/* (attempt_done closes the stream: at its end the connection is kept, else it is closed)
+	 * the status line decides, even if reading the body failed */
 	pal_delivery_attempt_done(a, status, NULL);
 	pal_attempt_free(a);
 }
@@ -781,6 +790,7 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 	g_autofree gchar *idx = g_strdup_printf("%u", item->turn_index);
 	g_autofree gchar *signature = NULL;
 
+	g_atomic_int_add(&self->waiting, -1); /* every head taken off a host's list is sent */
 	a->self = g_object_ref(self);
 	a->sq = sq;
 	a->host = host;
@@ -789,6 +799,12 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 	/* libsoup would turn a POST answered 301/302/303 into a body-less GET and call that a
 	 * delivery: a redirect is an answer like any other non-2xx, given up and logged */
 	soup_message_add_flags(a->msg, SOUP_MESSAGE_NO_REDIRECT);
+	/* libsoup opens a new connection for every request that is not idempotent (a POST),
+	 * never reusing an idle keep-alive one: a TCP handshake per delivery, and idle
+	 * connections piling up to the per-host limit. Deliveries are at-least-once anyway
+	 * (receivers deduplicate on webhook-id), so a POST that libsoup resends after a kept
+	 * connection turned out closed is allowed: it may reuse connections */
+	soup_message_add_flags(a->msg, SOUP_MESSAGE_IDEMPOTENT);
 	a->cancellable = g_cancellable_new();
 	item->attempts++;
 
@@ -881,6 +897,12 @@ pal_delivery_get_pending_bytes(PalDelivery *self)
 }
 
 guint
+pal_delivery_get_waiting(PalDelivery *self)
+{
+	return (guint)g_atomic_int_get(&self->waiting);
+}
+
+guint
 pal_delivery_get_in_flight(PalDelivery *self)
 {
 	return (guint)g_atomic_int_get(&self->in_flight);
@@ -931,6 +953,7 @@ pal_delivery_shutdown(PalDelivery *self)
 		g_queue_clear(&self->starved);
 	}
 	g_hash_table_remove_all(self->sessions);
+	g_atomic_int_set(&self->waiting, 0);
 	g_atomic_int_set(&self->pending, 0);
 	(void)g_atomic_pointer_set(&self->pending_bytes, 0);
 }
@@ -979,6 +1002,21 @@ pal_delivery_init(PalDelivery *self)
 	self->attempts = g_hash_table_new(g_direct_hash, g_direct_equal);
 }
 
+static gboolean
+pal_delivery_env_has_proxy(void)
+{
+	static const gchar *const names[] = {
+		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		const gchar *v = g_getenv(names[i]);
+		if (v != NULL && v[0] != '\0')
+			return TRUE;
+	}
+	return FALSE;
+}
+
 PalDelivery *
 pal_delivery_new(guint max_conns, guint max_conns_per_host, PalStore *store, PalHostPauses *pauses)
 {
@@ -1003,5 +1041,11 @@ pal_delivery_new(guint max_conns, guint max_conns_per_host, PalStore *store, Pal
 						      "user-agent",
 						      ua,
 						      NULL);
+	/* GIO's default proxy resolver (libproxy, GNOME settings) asks a thread pool for every
+	 * new connection and re-reads system files each time: it cost more CPU than the delivery
+	 * itself. Without a proxy in the environment, webhooks go direct; with one
+	 * (http_proxy, https_proxy, all_proxy, upper or lower case), the default resolver stays */
+	if (!pal_delivery_env_has_proxy())
+		soup_session_set_proxy_resolver(self->session, NULL);
 	return self;
 }

@@ -98,6 +98,9 @@ void
 pal_delivery_set_backlog(PalDelivery *self, PalBacklog *backlog);
 guint
 pal_delivery_get_in_flight(PalDelivery *self);
+/* outputs ready to send that wait for a free connection (not those waiting for a retry) */
+guint
+pal_delivery_get_waiting(PalDelivery *self);
 /* counts delivered, retried and given-up outputs per endpoint (and relays given-up ones) */
 void
 pal_delivery_set_stats(PalDelivery *self, PalStats *stats);

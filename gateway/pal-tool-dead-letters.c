@@ -10,7 +10,9 @@
 #include "pal-config.h"
 #include "pal-pipeline.h"
 #include "pal-store-sqlite.h"
+#include "pal-tool-common.h"
 #include "pal-tool-dead-letters.h"
+#include "pal-util.h"
 
 /*
  * palaver-tool dead-letters: the dead letters of a stopped palaverd (DESIGN.md §1.3, issue #3),
@@ -61,32 +63,6 @@ pal_dl_wait_result(PalDlWait *wait)
 }
 
 /* --- helpers --- */
-
-/* 2026-11-26T21:30:01.123Z */
-static gchar *
-pal_dl_format_time(gint64 real_time)
-{
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(real_time / G_USEC_PER_SEC);
-	g_autofree gchar *str = NULL;
-
-	if (dt == NULL)
-		return g_strdup("?");
-	str = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-	return g_strdup_printf("%s.%03dZ", str, (gint)((real_time % G_USEC_PER_SEC) / 1000));
-}
-
-/* for the terminal: valid UTF-8 without control characters (no escape sequences from data) */
-static gchar *
-pal_dl_printable(const gchar *text, gsize len)
-{
-	gchar *str = g_utf8_make_valid(text, (gssize)len);
-
-	for (gchar *p = str; *p != '\0'; p++) {
-		if ((guchar)*p < 0x20 || (guchar)*p == 0x7f)
-			*p = ' ';
-	}
-	return str;
-}
 
 static gchar *
 pal_dl_shorten(const gchar *text, glong max_chars)
@@ -160,7 +136,7 @@ pal_dl_body_preview(GBytes *body)
 		    ngettext("(%lu byte of binary data)", "(%lu bytes of binary data)", (gulong)len),
 		    (gulong)len);
 	}
-	printable = pal_dl_printable(text, strlen(text));
+	printable = pal_printable(text, FALSE);
 	return pal_dl_shorten(printable, PAL_DL_PREVIEW_CHARS);
 }
 
@@ -216,12 +192,12 @@ pal_dl_print_table(GPtrArray *dead)
 		gchar *row[N_COLS];
 
 		row[C_SEQ] = g_strdup_printf("%" G_GUINT64_FORMAT, d->row->session_seq);
-		row[C_ID] = pal_dl_printable(d->row->webhook_id, strlen(d->row->webhook_id));
-		row[C_FAILED] = pal_dl_format_time(d->failed_at);
+		row[C_ID] = pal_printable(d->row->webhook_id, FALSE);
+		row[C_FAILED] = pal_tool_format_time(d->failed_at);
 		row[C_ATTEMPTS] = g_strdup_printf("%u", d->row->attempts);
 		row[C_STATUS] = d->last_status > 0 ? g_strdup_printf("%d", d->last_status)
 						   : g_strdup("-");
-		row[C_REASON] = pal_dl_printable(d->reason, strlen(d->reason));
+		row[C_REASON] = pal_printable(d->reason, FALSE);
 		row[C_BODY] = pal_dl_body_preview(d->row->body);
 		for (guint c = 0; c < N_COLS; c++) {
 			width[c] = MAX(width[c], g_utf8_strlen(row[c], -1));
@@ -240,18 +216,18 @@ pal_dl_print_table(GPtrArray *dead)
 			if (i > 0)
 				g_string_append_c(str, '\n');
 			if (pal_pipeline_session_key_split(current, parts)) {
-				g_autofree gchar *ep = pal_dl_printable(parts[0], strlen(parts[0]));
-				g_autofree gchar *user = pal_dl_printable(parts[1], strlen(parts[1]));
-				g_autofree gchar *session = pal_dl_printable(parts[2], strlen(parts[2]));
+				g_autofree gchar *ep = pal_printable(parts[0], FALSE);
+				g_autofree gchar *user = pal_printable(parts[1], FALSE);
+				g_autofree gchar *session = pal_printable(parts[2], FALSE);
 				g_string_append_printf(str,
 						       _("Endpoint “%s”, user “%s”, session “%s”:\n"),
 						       ep,
 						       user,
 						       session);
 			} else {
-				g_autofree gchar *key = pal_dl_printable(current, strlen(current));
+				g_autofree gchar *key = pal_printable(current, FALSE);
 				g_autofree gchar *ep =
-				    pal_dl_printable(d->row->endpoint, strlen(d->row->endpoint));
+				    pal_printable(d->row->endpoint, FALSE);
 				g_string_append_printf(str,
 						       _("Endpoint “%s”, session key “%s”:\n"),
 						       ep,
@@ -296,7 +272,7 @@ pal_dl_add_time(JsonBuilder *builder, const gchar *name, gint64 real_time)
 {
 	json_builder_set_member_name(builder, name);
 	if (real_time > 0) {
-		g_autofree gchar *when = pal_dl_format_time(real_time);
+		g_autofree gchar *when = pal_tool_format_time(real_time);
 		json_builder_add_string_value(builder, when);
 	} else {
 		json_builder_add_null_value(builder);
@@ -615,14 +591,6 @@ pal_dl_purge(PalDl *dl, guint *count, GError **error)
 
 /* --- the command --- */
 
-static gint
-pal_dl_usage_error(const gchar *message)
-{
-	g_printerr("palaver-tool dead-letters: %s\n", message);
-	g_printerr(_("Try “palaver-tool dead-letters --help” for more information.\n"));
-	return PAL_DL_EXIT_USAGE;
-}
-
 gint
 pal_tool_dead_letters(gint argc, gchar **argv)
 {
@@ -739,10 +707,10 @@ pal_tool_dead_letters(gint argc, gchar **argv)
 	      "it), 2 on a usage error."));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
-		return pal_dl_usage_error(error->message);
+		return pal_tool_usage_error("dead-letters", error->message);
 
 	if (argc < 2)
-		return pal_dl_usage_error(_("missing the action: list, replay or purge"));
+		return pal_tool_usage_error("dead-letters", _("missing the action: list, replay or purge"));
 	if (g_strcmp0(argv[1], "list") == 0) {
 		action = PAL_DL_LIST;
 	} else if (g_strcmp0(argv[1], "replay") == 0) {
@@ -752,34 +720,34 @@ pal_tool_dead_letters(gint argc, gchar **argv)
 	} else {
 		g_autofree gchar *msg =
 		    g_strdup_printf(_("unknown action “%s” (expected list, replay or purge)"), argv[1]);
-		return pal_dl_usage_error(msg);
+		return pal_tool_usage_error("dead-letters", msg);
 	}
 	if (argc > 2) {
 		g_autofree gchar *msg = g_strdup_printf(_("unexpected argument “%s”"), argv[2]);
-		return pal_dl_usage_error(msg);
+		return pal_tool_usage_error("dead-letters", msg);
 	}
 	if (db != NULL && config_path != NULL)
-		return pal_dl_usage_error(_("--db and --config are exclusive: give one"));
+		return pal_tool_usage_error("dead-letters", _("--db and --config are exclusive: give one"));
 	if (limit < 0 || offset < 0)
-		return pal_dl_usage_error(_("--limit and --offset must not be negative"));
+		return pal_tool_usage_error("dead-letters", _("--limit and --offset must not be negative"));
 	if (action != PAL_DL_LIST && (limit > 0 || offset > 0))
-		return pal_dl_usage_error(_("--limit and --offset apply to list only"));
+		return pal_tool_usage_error("dead-letters", _("--limit and --offset apply to list only"));
 	if (action != PAL_DL_REPLAY && ttl != -1)
-		return pal_dl_usage_error(_("--ttl applies to replay only"));
+		return pal_tool_usage_error("dead-letters", _("--ttl applies to replay only"));
 	if (action == PAL_DL_REPLAY && ttl == -1)
 		ttl = PAL_DL_DEFAULT_TTL;
 	if (action == PAL_DL_REPLAY && (ttl < 1 || ttl > PAL_DL_MAX_TTL)) {
 		g_autofree gchar *msg = g_strdup_printf(_("--ttl must be from 1 to %d seconds, not %d"),
 							PAL_DL_MAX_TTL,
 							ttl);
-		return pal_dl_usage_error(msg);
+		return pal_tool_usage_error("dead-letters", msg);
 	}
 	if (action != PAL_DL_PURGE && yes)
-		return pal_dl_usage_error(_("--yes applies to purge only"));
+		return pal_tool_usage_error("dead-letters", _("--yes applies to purge only"));
 	if (endpoint != NULL && *endpoint == '\0')
-		return pal_dl_usage_error(_("--endpoint needs a name"));
+		return pal_tool_usage_error("dead-letters", _("--endpoint needs a name"));
 	if (sessions != NULL && endpoint == NULL)
-		return pal_dl_usage_error(
+		return pal_tool_usage_error("dead-letters", 
 		    _("--session needs --endpoint: a conversation is identified by the endpoint name, "
 		      "the user id and the session id"));
 	for (guint i = 0; sessions != NULL && sessions[i] != NULL; i++) {
@@ -792,7 +760,7 @@ pal_tool_dead_letters(gint argc, gchar **argv)
 			g_autofree gchar *msg = g_strdup_printf(
 			    _("--session expects USER/SESSION (a user id and a session id), not “%s”"),
 			    sessions[i]);
-			return pal_dl_usage_error(msg);
+			return pal_tool_usage_error("dead-letters", msg);
 		}
 		user = g_strndup(sessions[i], (gsize)(slash - sessions[i]));
 		key = pal_pipeline_session_key(endpoint, user, slash + 1);
@@ -804,7 +772,7 @@ pal_tool_dead_letters(gint argc, gchar **argv)
 			g_ptr_array_add(keys, key);
 	}
 	if (action == PAL_DL_PURGE && endpoint == NULL && !yes)
-		return pal_dl_usage_error(
+		return pal_tool_usage_error("dead-letters", 
 		    _("purge without --endpoint or --session deletes every dead letter: add --yes "
 		      "to confirm"));
 

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pal-config.h"
 #include "pal-endpoint.h"
 #include "pal-json-util.h"
 #include "pal-plugin-registry.h"
+#include "pal-tool-common.h"
 #include "pal-tool-flow.h"
 #include "pal-util.h"
 
@@ -53,146 +53,12 @@ enum {
 /* the transcript format (README): the lines of an output and of the quick replies */
 #define PAL_CHAT_INDENT "     "
 
-/* --- plugins, as palaverd loads them --- */
+/* --- plugins, as palaverd loads them (pal-tool-common.c) --- */
 
-typedef struct {
-	gchar *plugin_dir;
-	gchar *config_path;
-	gboolean no_permission_check;
-	gboolean verbose;
-} PalToolPlugins;
-
-static void
-pal_tool_plugins_clear(PalToolPlugins *opts)
-{
-	g_clear_pointer(&opts->plugin_dir, g_free);
-	g_clear_pointer(&opts->config_path, g_free);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PalToolPlugins, pal_tool_plugins_clear)
-
-/* the plugin options of `flow check` and `chat`, as palaverd has them; @opts must outlive
- * the parse */
-static void
-pal_tool_plugins_add_entries(GOptionContext *context, PalToolPlugins *opts)
-{
-	const GOptionEntry entries[] = {
-	    {"plugin-dir",
-	     0,
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_FILENAME,
-	     &opts->plugin_dir,
-	     N_("Load plugins from DIR (default: $PALAVER_PLUGIN_PATH, else [Plugins] Directory "
-		"of palaver.conf, else the installed directory)"),
-	     N_("DIR")},
-	    {"no-plugin-permission-check",
-	     0,
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_NONE,
-	     &opts->no_permission_check,
-	     N_("Load plugins not owned by root or writable by others (a build tree)"),
-	     NULL},
-	    {"config",
-	     'c',
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_FILENAME,
-	     &opts->config_path,
-	     N_("Take the plugin and data directories from this palaver.conf "
-		"(default: " PAL_SYSCONFDIR "/palaver.conf when it exists)"),
-	     N_("FILE")},
-	    {"verbose",
-	     'v',
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_NONE,
-	     &opts->verbose,
-	     N_("Print debug messages of the gateway and the plugins"),
-	     NULL},
-	    {NULL},
-	};
-
-	/* after the command's own options; the entries are copied */
-	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
-}
-
-/* "libpal-plugin-graph.so: reason" when the directory had that plugin and refused it */
-static gchar *
-pal_tool_plugins_refusal(PalPluginRegistry *registry, const gchar *name)
-{
-	GPtrArray *refused = pal_plugin_registry_get_refused(registry);
-	g_autofree gchar *file = g_strdup_printf("libpal-plugin-%s.so", name);
-
-	for (guint i = 0; i < refused->len; i++) {
-		PalPluginRefusal *refusal = g_ptr_array_index(refused, i);
-		g_autofree gchar *base = g_path_get_basename(refusal->path);
-
-		if (g_strcmp0(base, file) == 0)
-			return g_strdup_printf("%s: %s", refusal->path, refusal->reason);
-	}
-	return NULL;
-}
-
-typedef struct {
-	PalPluginRegistry *registry;
-	gchar *plugin_path;
-	gchar *data_dir;
-} PalToolEnv;
-
-static void
-pal_tool_env_clear(PalToolEnv *env)
-{
-	g_clear_object(&env->registry);
-	g_clear_pointer(&env->plugin_path, g_free);
-	g_clear_pointer(&env->data_dir, g_free);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PalToolEnv, pal_tool_env_clear)
-
-/* the registry with every plugin of the directory palaverd would use; FALSE only when an
- * explicitly given palaver.conf cannot be loaded (an unreadable plugin directory is reported
- * here and then again, more usefully, when the flow's plugin is missing) */
-static gboolean
-pal_tool_env_init(PalToolEnv *env, PalToolPlugins *opts, const gchar *command, GError **error)
-{
-	g_autoptr(PalConfig) config = NULL;
-	g_autoptr(GError) error_local = NULL;
-	const gchar *plugin_path = opts->plugin_dir;
-
-	if (opts->verbose)
-		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
-	if (opts->config_path != NULL) {
-		config = pal_config_load(opts->config_path, error);
-		if (config == NULL)
-			return FALSE;
-	} else if (g_file_test(PAL_SYSCONFDIR "/palaver.conf", G_FILE_TEST_EXISTS)) {
-		/* a broken system configuration does not stop a flow author */
-		config = pal_config_load(PAL_SYSCONFDIR "/palaver.conf", &error_local);
-		if (config == NULL) {
-			g_printerr(_("palaver-tool %s: ignoring %s: %s\n"),
-				   command,
-				   PAL_SYSCONFDIR "/palaver.conf",
-				   error_local->message);
-			g_clear_error(&error_local);
-		}
-	}
-	if (plugin_path == NULL)
-		plugin_path = g_getenv("PALAVER_PLUGIN_PATH");
-	if (plugin_path == NULL && config != NULL)
-		plugin_path = pal_config_get_plugins_dir(config);
-	if (plugin_path == NULL)
-		plugin_path = PAL_PLUGINDIR;
-	env->plugin_path = g_strdup(plugin_path);
-	env->data_dir = g_strdup(config != NULL ? pal_config_get_data_dir(config) : PAL_DATADIR);
-
-	env->registry = pal_plugin_registry_new();
-	if (opts->no_permission_check)
-		pal_plugin_registry_set_check_permissions(env->registry, FALSE);
-	if (!pal_plugin_registry_load_directory(env->registry, env->plugin_path, &error_local))
-		g_printerr(_("palaver-tool %s: plugin directory %s: %s\n"),
-			   command,
-			   env->plugin_path,
-			   error_local->message);
-	return TRUE;
-}
+/* the --config of `flow check` and `chat` */
+#define PAL_FLOW_CONFIG_DESCRIPTION                                                                \
+	N_("Take the plugin and data directories from this palaver.conf "                          \
+	   "(default: " PAL_SYSCONFDIR "/palaver.conf when it exists)")
 
 /* a clear error when flow plugin @name did not load: where it was looked for, and why it was
  * refused if it was */
@@ -203,7 +69,7 @@ pal_tool_env_require_flow(PalToolEnv *env, const gchar *name, GError **error)
 
 	if (pal_plugin_registry_lookup(env->registry, PAL_PLUGIN_KIND_FLOW, name) != G_TYPE_INVALID)
 		return TRUE;
-	refusal = pal_tool_plugins_refusal(env->registry, name);
+	refusal = pal_tool_env_refusal(env, name);
 	if (refusal != NULL) {
 		g_set_error(error,
 			    G_IO_ERROR,
@@ -223,8 +89,7 @@ pal_tool_env_require_flow(PalToolEnv *env, const gchar *name, GError **error)
 	return FALSE;
 }
 
-/* the flow instance for @options, or NULL with the plugin's own message (without the
- * registry's "flow plugin 'graph': " prefix: the caller names the file) */
+/* the flow instance for @options, or NULL with the plugin's own message */
 static PalFlow *
 pal_tool_env_create_flow(PalToolEnv *env,
 			 const gchar *type,
@@ -232,42 +97,9 @@ pal_tool_env_create_flow(PalToolEnv *env,
 			 JsonObject *options,
 			 GError **error)
 {
-	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *prefix = g_strdup_printf("%s plugin '%s': ",
-						   pal_plugin_kind_to_string(PAL_PLUGIN_KIND_FLOW),
-						   type);
-	GObject *obj = pal_plugin_registry_create(env->registry,
-						  PAL_PLUGIN_KIND_FLOW,
-						  type,
-						  info,
-						  options,
-						  &error_local);
+	GObject *obj = pal_tool_env_create(env, PAL_PLUGIN_KIND_FLOW, type, info, options, error);
 
-	if (obj == NULL) {
-		const gchar *msg = error_local->message;
-
-		if (g_str_has_prefix(msg, prefix))
-			msg += strlen(prefix);
-		g_set_error_literal(error, error_local->domain, error_local->code, msg);
-		return NULL;
-	}
-	return PAL_FLOW(obj);
-}
-
-/* for the terminal: valid UTF-8 without control characters (no escape sequences from a flow);
- * newlines and tabs stay when @keep_lines */
-static gchar *
-pal_tool_printable(const gchar *text, gboolean keep_lines)
-{
-	gchar *str = g_utf8_make_valid(text, -1);
-
-	for (gchar *p = str; *p != '\0'; p++) {
-		if (keep_lines && (*p == '\n' || *p == '\t'))
-			continue;
-		if ((guchar)*p < 0x20 || (guchar)*p == 0x7f)
-			*p = ' ';
-	}
-	return str;
+	return obj != NULL ? PAL_FLOW(obj) : NULL;
 }
 
 /* the file's folder, for an endpoint view whose relative paths resolve next to the flow */
@@ -353,22 +185,13 @@ pal_tool_error_lines(const gchar *message, const gchar *abs_path)
 static void
 pal_tool_print_error_line(FILE *out, const gchar *shown, const gchar *error)
 {
-	g_autofree gchar *printable = pal_tool_printable(error, FALSE);
+	g_autofree gchar *printable = pal_printable(error, FALSE);
 
 	fprintf(out, "%s:%s%s\n", shown, g_ascii_isdigit(printable[0]) ? "" : " ", printable);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* flow check */
-
-/* "palaver-tool @command: @message" and where to read more; returns the usage exit status */
-static gint
-pal_tool_usage_error(const gchar *command, const gchar *message)
-{
-	g_printerr("palaver-tool %s: %s\n", command, message);
-	g_printerr(_("Try “palaver-tool %s --help” for more information.\n"), command);
-	return PAL_FLOW_EXIT_USAGE;
-}
 
 static gint
 pal_tool_flow_check(PalToolEnv *env, gchar **files, gboolean json)
@@ -383,7 +206,7 @@ pal_tool_flow_check(PalToolEnv *env, gchar **files, gboolean json)
 		g_autoptr(GError) error = NULL;
 		g_autoptr(PalFlow) flow = NULL;
 		g_auto(GStrv) lines = NULL;
-		g_autofree gchar *shown = pal_tool_printable(file, FALSE);
+		g_autofree gchar *shown = pal_printable(file, FALSE);
 
 		flow = pal_tool_flow_load_graph(env, "flow-check", abs_path, NULL, &error);
 		if (flow == NULL) {
@@ -461,7 +284,7 @@ pal_tool_flow(gint argc, gchar **argv)
 	      "Exit status: 0 when every flow is ok, 1 when a flow has errors or the graph plugin "
 	      "cannot be loaded, 2 on a usage error."));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
-	pal_tool_plugins_add_entries(context, &opts);
+	pal_tool_plugins_add_entries(context, &opts, PAL_FLOW_CONFIG_DESCRIPTION);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
 		return pal_tool_usage_error("flow", error->message);
 	if (argc < 2)
@@ -475,7 +298,7 @@ pal_tool_flow(gint argc, gchar **argv)
 	if (argc < 3)
 		return pal_tool_usage_error("flow", _("check: give one or more flow files"));
 
-	if (!pal_tool_env_init(&env, &opts, "flow", &error) ||
+	if (!pal_tool_env_init(&env, &opts, "flow", PAL_TOOL_ENV_FLAG_SYSTEM_CONFIG, &error) ||
 	    !pal_tool_env_require_flow(&env, PAL_FLOW_GRAPH_PLUGIN, &error)) {
 		g_printerr("palaver-tool flow: %s\n", error->message);
 		return PAL_FLOW_EXIT_FAILURE;
@@ -607,7 +430,7 @@ pal_chat_print_output(PalChatRun *run, PalOutput *output)
 			       "%s> ",
 			       pal_output_source_to_string(pal_output_get_source(output)));
 	if (text != NULL) {
-		g_autofree gchar *printable = pal_tool_printable(text, TRUE);
+		g_autofree gchar *printable = pal_printable(text, TRUE);
 		g_auto(GStrv) lines = g_strsplit(printable, "\n", -1);
 
 		for (guint i = 0; lines[i] != NULL; i++)
@@ -632,7 +455,7 @@ pal_chat_print_output(PalChatRun *run, PalOutput *output)
 		g_string_append(str, " ");
 		for (guint i = 0; i < titles->len; i++) {
 			g_autofree gchar *title =
-			    pal_tool_printable(g_ptr_array_index(titles, i), FALSE);
+			    pal_printable(g_ptr_array_index(titles, i), FALSE);
 			g_string_append_printf(str,
 					       "%s[%u] %s",
 					       i > 0 ? "   " : " ",
@@ -680,7 +503,7 @@ pal_chat_deadline_cb(gpointer user_data)
 static void
 pal_chat_error(const gchar *message)
 {
-	g_autofree gchar *printable = pal_tool_printable(message, TRUE);
+	g_autofree gchar *printable = pal_printable(message, TRUE);
 
 	/* after the outputs already printed, in a terminal and in a transcript */
 	fflush(stdout);
@@ -1035,7 +858,7 @@ pal_chat_load_flow(PalChat *chat,
 	if (flow_file != NULL) {
 		g_autofree gchar *abs_path = g_canonicalize_filename(flow_file, NULL);
 
-		*shown = pal_tool_printable(flow_file, FALSE);
+		*shown = pal_printable(flow_file, FALSE);
 		if (!pal_tool_env_require_flow(env, PAL_FLOW_GRAPH_PLUGIN, &error)) {
 			g_printerr("palaver-tool chat: %s\n", error->message);
 			return FALSE;
@@ -1053,7 +876,7 @@ pal_chat_load_flow(PalChat *chat,
 		return TRUE;
 	}
 
-	endpoint_shown = pal_tool_printable(endpoint_file, FALSE);
+	endpoint_shown = pal_printable(endpoint_file, FALSE);
 	endpoint = pal_endpoint_new_from_file(endpoint_file, env->data_dir, &error);
 	if (endpoint == NULL) {
 		g_printerr("palaver-tool chat: %s\n", error->message);
@@ -1217,7 +1040,7 @@ pal_tool_chat(gint argc, gchar **argv)
 	      "Exit status: 0 after /quit or the end of the input, 1 when the flow cannot be "
 	      "loaded, 2 on a usage error."));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
-	pal_tool_plugins_add_entries(context, &opts);
+	pal_tool_plugins_add_entries(context, &opts, PAL_FLOW_CONFIG_DESCRIPTION);
 	if (!g_option_context_parse(context, &argc, &argv, &error))
 		return pal_tool_usage_error("chat", error->message);
 	if (argc > 1) {
@@ -1246,7 +1069,7 @@ pal_tool_chat(gint argc, gchar **argv)
 			return pal_tool_usage_error("chat", error->message);
 	}
 
-	if (!pal_tool_env_init(&env, &opts, "chat", &error)) {
+	if (!pal_tool_env_init(&env, &opts, "chat", PAL_TOOL_ENV_FLAG_SYSTEM_CONFIG, &error)) {
 		g_printerr("palaver-tool chat: %s\n", error->message);
 		return PAL_FLOW_EXIT_FAILURE;
 	}
@@ -1266,8 +1089,8 @@ pal_tool_chat(gint argc, gchar **argv)
 
 	interactive = isatty(STDIN_FILENO);
 	if (interactive) {
-		g_autofree gchar *user_shown = pal_tool_printable(chat.user_id, FALSE);
-		g_autofree gchar *session_shown = pal_tool_printable(session_id, FALSE);
+		g_autofree gchar *user_shown = pal_printable(chat.user_id, FALSE);
+		g_autofree gchar *session_shown = pal_printable(session_id, FALSE);
 
 		g_print(_("Chatting with %s as user %s, session %s.\n"
 			  "Type /help for the commands, /quit or Ctrl-D to leave.\n"),

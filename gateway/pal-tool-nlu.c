@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pal-config.h"
 #include "pal-json-util.h"
 #include "pal-plugin-registry.h"
+#include "pal-tool-common.h"
 #include "pal-tool-nlu.h"
 
 /*
@@ -53,10 +53,7 @@ enum {
 #define PAL_NLU_DEFAULT_MAX_LOSS 0.5
 
 typedef struct {
-	gchar *plugin_dir;
-	gchar *config_path;
-	gboolean no_permission_check;
-	gboolean verbose;
+	PalToolPlugins plugins;
 	gchar *locale;
 	gchar *threshold_arg;
 	gdouble threshold; /* < 0: not given */
@@ -66,8 +63,7 @@ typedef struct {
 static void
 pal_nlu_options_clear(PalNluOptions *opts)
 {
-	g_clear_pointer(&opts->plugin_dir, g_free);
-	g_clear_pointer(&opts->config_path, g_free);
+	pal_tool_plugins_clear(&opts->plugins);
 	g_clear_pointer(&opts->locale, g_free);
 	g_clear_pointer(&opts->threshold_arg, g_free);
 }
@@ -92,39 +88,13 @@ pal_nlu_add_common_entries(GOptionContext *context, PalNluOptions *opts)
 	     &opts->locale,
 	     N_("Locale of a model file that names none, e.g. de (default: en)"),
 	     N_("LOCALE")},
-	    {"plugin-dir",
-	     0,
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_FILENAME,
-	     &opts->plugin_dir,
-	     N_("Load plugins from DIR (default: $PALAVER_PLUGIN_PATH, else [Plugins] Directory "
-		"of palaver.conf, else the installed directory)"),
-	     N_("DIR")},
-	    {"no-plugin-permission-check",
-	     0,
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_NONE,
-	     &opts->no_permission_check,
-	     N_("Load plugins not owned by root or writable by others (a build tree)"),
-	     NULL},
-	    {"config",
-	     'c',
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_FILENAME,
-	     &opts->config_path,
-	     N_("Take the plugin directory from this palaver.conf"),
-	     N_("FILE")},
-	    {"verbose",
-	     'v',
-	     G_OPTION_FLAG_NONE,
-	     G_OPTION_ARG_NONE,
-	     &opts->verbose,
-	     N_("Print debug messages of the gateway and the plugins"),
-	     NULL},
 	    {NULL},
 	};
 
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	pal_tool_plugins_add_entries(context,
+				     &opts->plugins,
+				     N_("Take the plugin directory from this palaver.conf"));
 }
 
 /* --threshold, once the options are parsed */
@@ -150,49 +120,24 @@ pal_nlu_parse_threshold(PalNluOptions *opts, GError **error)
 	return TRUE;
 }
 
-/* the intents NLU for model @path, created as palaverd creates an endpoint's */
+/* the intents NLU for model @path, created as palaverd creates an endpoint's; its type lives
+ * in the modules of @env's registry, which must outlive it */
 static PalNlu *
-pal_nlu_load(PalNluOptions *opts,
-	     const gchar *path,
-	     PalPluginRegistry **registry_out,
-	     GError **error)
+pal_nlu_load(PalNluOptions *opts, const gchar *path, PalToolEnv *env, GError **error)
 {
-	g_autoptr(PalConfig) config = NULL;
-	g_autoptr(PalPluginRegistry) registry = pal_plugin_registry_new();
 	g_autoptr(PalEndpointInfo) info = NULL;
 	g_autoptr(JsonObject) options = json_object_new();
-	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *abs_path = NULL;
 	g_autofree gchar *cwd = g_get_current_dir();
-	g_autofree gchar *prefix = g_strdup_printf("nlu plugin '%s': ", PAL_NLU_PLUGIN);
-	const gchar *plugin_path = opts->plugin_dir;
 	GObject *obj;
 
-	if (opts->verbose)
-		g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
-	if (opts->config_path != NULL) {
-		config = pal_config_load(opts->config_path, error);
-		if (config == NULL)
-			return NULL;
-	}
-	if (plugin_path == NULL)
-		plugin_path = g_getenv("PALAVER_PLUGIN_PATH");
-	if (plugin_path == NULL && config != NULL)
-		plugin_path = pal_config_get_plugins_dir(config);
-	if (plugin_path == NULL)
-		plugin_path = PAL_PLUGINDIR;
-	if (opts->no_permission_check)
-		pal_plugin_registry_set_check_permissions(registry, FALSE);
-	if (!pal_plugin_registry_load_directory(registry, plugin_path, &error_local)) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_NOT_FOUND,
-			    _("plugin directory %s: %s"),
-			    plugin_path,
-			    error_local->message);
+	if (!pal_tool_env_init(env,
+			       &opts->plugins,
+			       "nlu",
+			       PAL_TOOL_ENV_FLAG_REQUIRE_PLUGIN_DIR,
+			       error))
 		return NULL;
-	}
-	if (pal_plugin_registry_lookup(registry, PAL_PLUGIN_KIND_NLU, PAL_NLU_PLUGIN) ==
+	if (pal_plugin_registry_lookup(env->registry, PAL_PLUGIN_KIND_NLU, PAL_NLU_PLUGIN) ==
 	    G_TYPE_INVALID) {
 		g_set_error(
 		    error,
@@ -201,28 +146,14 @@ pal_nlu_load(PalNluOptions *opts,
 		    _("the “%s” NLU plugin is not installed in %s (give another plugin directory "
 		      "with --plugin-dir or $PALAVER_PLUGIN_PATH)"),
 		    PAL_NLU_PLUGIN,
-		    plugin_path);
+		    env->plugin_path);
 		return NULL;
 	}
 	abs_path = g_path_is_absolute(path) ? g_strdup(path) : g_build_filename(cwd, path, NULL);
 	info = pal_endpoint_info_new("palaver-tool", opts->locale, cwd, NULL, FALSE);
 	json_object_set_string_member(options, "model", abs_path);
-	obj = pal_plugin_registry_create(registry,
-					 PAL_PLUGIN_KIND_NLU,
-					 PAL_NLU_PLUGIN,
-					 info,
-					 options,
-					 &error_local);
-	if (obj == NULL) {
-		const gchar *msg = error_local->message;
-		if (g_str_has_prefix(msg, prefix))
-			msg += strlen(prefix);
-		g_set_error_literal(error, error_local->domain, error_local->code, msg);
-		return NULL;
-	}
-	/* the plugin's type lives in the registry's modules: keep it */
-	*registry_out = g_steal_pointer(&registry);
-	return PAL_NLU(obj);
+	obj = pal_tool_env_create(env, PAL_PLUGIN_KIND_NLU, PAL_NLU_PLUGIN, info, options, error);
+	return obj != NULL ? PAL_NLU(obj) : NULL;
 }
 
 typedef struct {
@@ -469,7 +400,7 @@ pal_tool_nlu_evaluate(gint argc, gchar **argv)
 	gdouble max_loss = PAL_NLU_DEFAULT_MAX_LOSS;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(PalPluginRegistry) registry = NULL;
+	g_auto(PalToolEnv) env = {0};
 	g_autoptr(PalNlu) nlu = NULL;
 	g_auto(PalNluData) data = {0};
 	g_auto(PalNluData) oos = {0};
@@ -604,7 +535,7 @@ pal_tool_nlu_evaluate(gint argc, gchar **argv)
 	}
 
 	t0 = g_get_monotonic_time();
-	nlu = pal_nlu_load(&opts, model_path, &registry, &error);
+	nlu = pal_nlu_load(&opts, model_path, &env, &error);
 	train_usec = g_get_monotonic_time() - t0;
 	if (nlu == NULL) {
 		g_printerr("palaver-tool nlu evaluate: %s\n", error->message);
@@ -765,7 +696,7 @@ pal_tool_nlu_parse(gint argc, gchar **argv)
 	g_autofree gchar *model = NULL;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(PalPluginRegistry) registry = NULL;
+	g_auto(PalToolEnv) env = {0};
 	g_autoptr(PalNlu) nlu = NULL;
 	g_autoptr(PalNluResult) result = NULL;
 	g_autoptr(JsonNode) node = NULL;
@@ -804,7 +735,7 @@ pal_tool_nlu_parse(gint argc, gchar **argv)
 		g_printerr(_("palaver-tool nlu parse: the text is not valid UTF-8\n"));
 		return PAL_NLU_EXIT_USAGE;
 	}
-	nlu = pal_nlu_load(&opts, model, &registry, &error);
+	nlu = pal_nlu_load(&opts, model, &env, &error);
 	if (nlu == NULL) {
 		g_printerr("palaver-tool nlu parse: %s\n", error->message);
 		return PAL_NLU_EXIT_FAILURE;

@@ -28,6 +28,36 @@ pal_json_to_string(JsonNode *node, gboolean pretty)
 	return json_generator_to_data(gen, NULL);
 }
 
+/* for a terminal: @text (%NULL is "") as valid UTF-8 without control characters, so that no
+ * data can send escape sequences; newlines and tabs stay when @keep_lines */
+gchar *
+pal_printable(const gchar *text, gboolean keep_lines)
+{
+	gchar *str = g_utf8_make_valid(text != NULL ? text : "", -1);
+
+	for (gchar *p = str; *p != '\0'; p++) {
+		if (keep_lines && (*p == '\n' || *p == '\t'))
+			continue;
+		if ((guchar)*p < 0x20 || (guchar)*p == 0x7f)
+			*p = ' ';
+	}
+	return str;
+}
+
+/* @real_time (microseconds since the epoch) as 2026-11-26T21:30:01.123Z, or %NULL when it
+ * cannot be represented */
+gchar *
+pal_format_time(gint64 real_time)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(real_time / G_USEC_PER_SEC);
+	g_autofree gchar *str = NULL;
+
+	if (dt == NULL)
+		return NULL;
+	str = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+	return g_strdup_printf("%s.%03dZ", str, (gint)((real_time % G_USEC_PER_SEC) / 1000));
+}
+
 /* reads a whole configuration file, checked before reading: a FIFO would block and a huge
  * file would fill memory */
 gboolean

@@ -59,6 +59,10 @@ struct _PalWorker {
 	gint in_inbox;
 	gssize in_inbox_bytes;
 	gint in_journal; /* journal appends not yet answered (atomic) */
+	/* intake waits while the pipeline and delivery of a message's owner are behind */
+	GQueue waiting; /* PalWait* */
+	GSource *wait_source;
+	guint wait_above;
 	gboolean stopped; /* under @lock: the thread is gone, posts are refused */
 };
 
@@ -417,6 +421,9 @@ pal_accept_finished_cb(SoupServerMessage *msg, PalAccept *a)
 }
 
 static void
+pal_accept_free(PalAccept *a);
+
+static void
 pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	PalAccept *a = user_data;
@@ -464,15 +471,109 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	}
 	if (!a->finished)
 		soup_server_message_unpause(a->msg);
+	g_atomic_int_add(&a->self->in_journal, -1);
+	pal_accept_free(a);
+}
+
+/* Intake back-pressure. A request whose owner already has more than wait_above messages in its
+ * pipeline or ready-to-send delivery queue waits, paused and not yet journaled, for at most
+ * PAL_WORKER_WAIT_MAX_US (then it goes on as before: the queue limits still answer 429).
+ * Under overload a closed-loop client then gets its 202 a little later instead of the
+ * backlog (and every message's latency) growing until a queue limit is hit; outputs waiting
+ * for a retry (a receiver down) do not count, so they never slow the intake down. */
+#define PAL_WORKER_WAIT_MAX_US (50 * 1000)
+
+typedef struct {
+	PalAccept *a;
+	PalStoreJournalEntry *entry;
+	gint64 deadline; /* monotonic */
+} PalWait;
+
+static guint
+pal_worker_get_pressure(PalWorker *owner)
+{
+	return pal_pipeline_get_queued(owner->pipeline) + pal_delivery_get_waiting(owner->delivery);
+}
+
+static void
+pal_worker_journal_append(PalWorker *self, PalAccept *a, PalStoreJournalEntry *entry)
+{
+	g_atomic_int_inc(&self->in_journal);
+	pal_store_journal_append_async(pal_daemon_get_store(self->daemon), entry, NULL, pal_worker_journal_cb, a);
+}
+
+static void
+pal_accept_free(PalAccept *a)
+{
 	g_signal_handler_disconnect(a->msg, a->finished_id);
 	g_signal_handler_disconnect(a->msg, a->disconnected_id);
-	g_atomic_int_add(&a->self->in_journal, -1);
 	g_object_unref(a->msg);
 	g_object_unref(a->endpoint);
 	g_clear_object(&a->message);
 	g_free(a->session_key);
 	g_object_unref(a->self);
 	g_free(a);
+}
+
+/* appends what may go now: all with @all (shutdown), else while the owner is below the
+ * threshold or the wait is over; returns whether requests still wait */
+static gboolean
+pal_worker_release_waiting(PalWorker *self, gboolean all)
+{
+	gint64 now = g_get_monotonic_time();
+	GQueue later = G_QUEUE_INIT;
+	PalWait *w;
+
+	while ((w = g_queue_pop_head(&self->waiting)) != NULL) {
+		if (w->a->finished) {
+			/* the client went away while it waited: nothing was accepted */
+			pal_accept_free(w->a);
+		} else if (all || now >= w->deadline || pal_worker_get_pressure(w->a->owner) < self->wait_above) {
+			pal_worker_journal_append(self, w->a, w->entry);
+		} else {
+			g_queue_push_tail(&later, w);
+			continue;
+		}
+		pal_store_journal_entry_free(w->entry);
+		g_free(w);
+	}
+	self->waiting = later;
+	return !g_queue_is_empty(&self->waiting);
+}
+
+static gboolean
+pal_worker_wait_cb(gpointer data)
+{
+	PalWorker *self = data;
+
+	if (pal_worker_release_waiting(self, FALSE))
+		return G_SOURCE_CONTINUE;
+	g_clear_pointer(&self->wait_source, g_source_unref);
+	return G_SOURCE_REMOVE;
+}
+
+/* takes @entry */
+static void
+pal_worker_journal_or_wait(PalWorker *self, PalAccept *a, PalStoreJournalEntry *entry)
+{
+	PalWait *w;
+
+	if (self->wait_above == 0 ||
+	    (g_queue_is_empty(&self->waiting) && pal_worker_get_pressure(a->owner) < self->wait_above)) {
+		pal_worker_journal_append(self, a, entry);
+		pal_store_journal_entry_free(entry);
+		return;
+	}
+	w = g_new0(PalWait, 1);
+	w->a = a;
+	w->entry = entry;
+	w->deadline = g_get_monotonic_time() + PAL_WORKER_WAIT_MAX_US;
+	g_queue_push_tail(&self->waiting, w);
+	if (self->wait_source == NULL) {
+		self->wait_source = g_timeout_source_new(1);
+		g_source_set_callback(self->wait_source, pal_worker_wait_cb, self, NULL);
+		g_source_attach(self->wait_source, self->context);
+	}
 }
 
 /* POST /{URLToken} (a user's message), /inject/{URLToken} and /notify/{URLToken}: the same
@@ -598,13 +699,8 @@ pal_worker_handle_message(PalWorker *self,
 		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
 		a->disconnected_id =
 		    g_signal_connect(msg, "disconnected", G_CALLBACK(pal_accept_finished_cb), a);
-		g_atomic_int_inc(&self->in_journal);
 		soup_server_message_pause(msg);
-		pal_store_journal_append_async(pal_daemon_get_store(self->daemon),
-					       entry,
-					       NULL,
-					       pal_worker_journal_cb,
-					       a);
+		pal_worker_journal_or_wait(self, a, g_steal_pointer(&entry));
 	}
 }
 
@@ -699,6 +795,8 @@ pal_worker_setup(PalWorker *self, GError **error)
 
 	self->max_body = pal_config_get_max_body_size(config);
 	self->max_depth = pal_config_get_max_depth(config);
+	/* a few rounds of the delivery connections: enough to keep them busy */
+	self->wait_above = MAX(64u, 2 * pal_config_get_delivery_max_conns_per_host(config));
 	/* everything below attaches to the thread-default context pushed by the caller
 	 * (PLATFORM-NOTES 1 and 11) */
 	self->server = soup_server_new("server-header", "palaver/" PACKAGE_VERSION " ", NULL);
@@ -760,6 +858,12 @@ pal_worker_thread(gpointer data)
 	g_mutex_unlock(&self->lock);
 	if (self->listener != NULL)
 		pal_http_listener_stop_accepting(self->listener);
+	/* requests held back by the intake back-pressure are journaled and answered now */
+	pal_worker_release_waiting(self, TRUE);
+	if (self->wait_source != NULL) {
+		g_source_destroy(self->wait_source);
+		g_clear_pointer(&self->wait_source, g_source_unref);
+	}
 	/* messages being journaled get their answer before their connections go (bounded) */
 	{
 		gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pal-receiver.h"
+#include "pal-tool-common.h"
 #include "pal-tool-dead-letters.h"
 #include "pal-tool-flow.h"
 #include "pal-tool-nlu.h"
@@ -73,19 +74,6 @@ pal_tool_mask_header(const gchar *name, const gchar *value)
 	    g_ascii_strcasecmp(name, "X-Webhook-Key") == 0)
 		return g_strdup("***");
 	return g_strdup(value);
-}
-
-/* 2026-11-26T21:30:01.123Z */
-static gchar *
-pal_tool_format_time(gint64 real_time)
-{
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(real_time / G_USEC_PER_SEC);
-	g_autofree gchar *str = NULL;
-
-	if (dt == NULL)
-		return g_strdup("?");
-	str = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-	return g_strdup_printf("%s.%03dZ", str, (gint)((real_time % G_USEC_PER_SEC) / 1000));
 }
 
 static gchar *

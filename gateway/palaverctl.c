@@ -10,6 +10,7 @@
 
 #include "pal-dbus-error.h"
 #include "pal-dbus-generated.h"
+#include "pal-util.h"
 #include "palaver.h"
 
 /*
@@ -121,30 +122,11 @@ pal_ctl_usage(const gchar *format, ...)
 	return PAL_CTL_EXIT_USAGE;
 }
 
-/* text from the daemon (names, user ids, reasons) for a terminal: valid UTF-8 without control
- * characters, so that no data can send escape sequences */
-static gchar *
-pal_ctl_printable(const gchar *text)
-{
-	gchar *str = g_utf8_make_valid(text != NULL ? text : "", -1);
-
-	for (gchar *p = str; *p != '\0'; p++) {
-		if ((guchar)*p < 0x20 || (guchar)*p == 0x7f)
-			*p = ' ';
-	}
-	return str;
-}
-
 static void
 pal_ctl_print_json(JsonNode *node)
 {
-	g_autoptr(JsonGenerator) generator = json_generator_new();
-	g_autofree gchar *text = NULL;
+	g_autofree gchar *text = pal_json_to_string(node, TRUE);
 
-	json_generator_set_root(generator, node);
-	json_generator_set_pretty(generator, TRUE);
-	json_generator_set_indent(generator, 2);
-	text = json_generator_to_data(generator, NULL);
 	g_print("%s\n", text);
 }
 
@@ -167,6 +149,39 @@ pal_ctl_parse_json(const gchar *text)
 		g_printerr(_("palaverctl: palaverd sent something that is not JSON: %s\n"),
 			   error != NULL ? error->message : _("empty"));
 	return node;
+}
+
+/* JSON text from palaverd, printed as it is (pretty); an exit status */
+static gint
+pal_ctl_print_json_text(const gchar *text)
+{
+	g_autoptr(JsonNode) node = pal_ctl_parse_json(text);
+
+	if (node == NULL)
+		return PAL_CTL_EXIT_DAEMON;
+	pal_ctl_print_json(node);
+	return PAL_CTL_EXIT_OK;
+}
+
+/* the result of a command: @obj with --json, else the line @sentence; takes both */
+static gint
+pal_ctl_done(JsonObject *obj, gchar *sentence)
+{
+	g_autoptr(JsonObject) owned = obj;
+	g_autofree gchar *text = sentence;
+
+	if (opt_json)
+		pal_ctl_print_json_object(owned);
+	else
+		g_print("%s\n", text);
+	return PAL_CTL_EXIT_OK;
+}
+
+/* "" means no filter on D-Bus */
+static const gchar *
+pal_ctl_opt(const gchar *value)
+{
+	return value != NULL ? value : "";
 }
 
 /* a simple table: a header row, then rows; columns padded to their widest cell */
@@ -202,7 +217,7 @@ pal_ctl_table_add(PalCtlTable *t, ...)
 	va_start(args, t);
 	for (guint i = 0; i < t->n_cols; i++) {
 		g_autofree gchar *cell = va_arg(args, gchar *);
-		row[i] = pal_ctl_printable(cell);
+		row[i] = pal_printable(cell, FALSE);
 	}
 	va_end(args);
 	g_ptr_array_add(t->rows, row);
@@ -391,13 +406,13 @@ pal_ctl_status(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 		g_autoptr(PalCtlTable) t = NULL;
 		g_autoptr(GList) names = endpoints != NULL ? json_object_get_members(endpoints) : NULL;
 
-		g_print(_("palaverd %s, running since %s (%" G_GINT64_FORMAT " s)\n"), version, since_text, up);
+		g_print(_("palaverd %s, running since %s (%lld s)\n"), version, since_text, (long long)up);
 		for (guint i = 0; listen != NULL && listen[i] != NULL; i++)
 			g_print(_("Listening: %s\n"), listen[i]);
 		g_print(_("Workers:   %u\n"), workers);
 		g_print(_("Log level: %s\n"), level);
-		g_print(_("Refused endpoints: %" G_GINT64_FORMAT "\n"),
-			pal_ctl_member_int(json_node_get_object(stats), "refusedEndpoints"));
+		g_print(_("Refused endpoints: %lld\n"),
+			(long long)pal_ctl_member_int(json_node_get_object(stats), "refusedEndpoints"));
 		if (names == NULL)
 			return PAL_CTL_EXIT_OK;
 		g_print("\n");
@@ -511,15 +526,10 @@ pal_ctl_endpoint_show(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *json = NULL;
-	g_autoptr(JsonNode) node = NULL;
 
 	if (!pal_dbus_gateway1_call_get_endpoint_sync(proxy, args[0], &json, NULL, &error))
 		return pal_ctl_fail(error);
-	node = pal_ctl_parse_json(json);
-	if (node == NULL)
-		return PAL_CTL_EXIT_DAEMON;
-	pal_ctl_print_json(node);
-	return PAL_CTL_EXIT_OK;
+	return pal_ctl_print_json_text(json);
 }
 
 /* @sentence ("Endpoint NAME added.", taken) or {"name": NAME, "change": CHANGE} */
@@ -527,17 +537,33 @@ static gint
 pal_ctl_endpoint_done(const gchar *name, const gchar *change, gchar *sentence)
 {
 	g_autofree gchar *text = sentence;
+	JsonObject *obj = json_object_new();
 
-	if (opt_json) {
-		g_autoptr(JsonObject) obj = json_object_new();
-		json_object_set_string_member(obj, "name", name);
-		json_object_set_string_member(obj, "change", change);
-		pal_ctl_print_json_object(obj);
-	} else {
-		g_autofree gchar *shown = pal_ctl_printable(text);
-		g_print("%s\n", shown);
-	}
-	return PAL_CTL_EXIT_OK;
+	json_object_set_string_member(obj, "name", name);
+	json_object_set_string_member(obj, "change", change);
+	return pal_ctl_done(obj, pal_printable(text, FALSE));
+}
+
+/* RemoveEndpoint, EnableEndpoint and DisableEndpoint: (s) → () */
+typedef gboolean (*PalCtlNameCall)(PalDBusGateway1 *proxy,
+				   const gchar *name,
+				   GCancellable *cancellable,
+				   GError **error);
+
+/* @call for endpoint @name, then pal_ctl_endpoint_done(); @sentence taken */
+static gint
+pal_ctl_endpoint_call(PalDBusGateway1 *proxy,
+		      PalCtlNameCall call,
+		      const gchar *name,
+		      const gchar *change,
+		      gchar *sentence)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *text = sentence;
+
+	if (!call(proxy, name, NULL, &error))
+		return pal_ctl_fail(error);
+	return pal_ctl_endpoint_done(name, change, g_steal_pointer(&text));
 }
 
 static gint
@@ -577,31 +603,31 @@ pal_ctl_endpoint_edit(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 static gint
 pal_ctl_endpoint_remove(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
-	g_autoptr(GError) error = NULL;
-
-	if (!pal_dbus_gateway1_call_remove_endpoint_sync(proxy, args[0], NULL, &error))
-		return pal_ctl_fail(error);
-	return pal_ctl_endpoint_done(args[0], "removed", g_strdup_printf(_("Endpoint %s removed."), args[0]));
+	return pal_ctl_endpoint_call(proxy,
+				     pal_dbus_gateway1_call_remove_endpoint_sync,
+				     args[0],
+				     "removed",
+				     g_strdup_printf(_("Endpoint %s removed."), args[0]));
 }
 
 static gint
 pal_ctl_endpoint_enable(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
-	g_autoptr(GError) error = NULL;
-
-	if (!pal_dbus_gateway1_call_enable_endpoint_sync(proxy, args[0], NULL, &error))
-		return pal_ctl_fail(error);
-	return pal_ctl_endpoint_done(args[0], "enabled", g_strdup_printf(_("Endpoint %s enabled."), args[0]));
+	return pal_ctl_endpoint_call(proxy,
+				     pal_dbus_gateway1_call_enable_endpoint_sync,
+				     args[0],
+				     "enabled",
+				     g_strdup_printf(_("Endpoint %s enabled."), args[0]));
 }
 
 static gint
 pal_ctl_endpoint_disable(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
-	g_autoptr(GError) error = NULL;
-
-	if (!pal_dbus_gateway1_call_disable_endpoint_sync(proxy, args[0], NULL, &error))
-		return pal_ctl_fail(error);
-	return pal_ctl_endpoint_done(args[0], "disabled", g_strdup_printf(_("Endpoint %s disabled."), args[0]));
+	return pal_ctl_endpoint_call(proxy,
+				     pal_dbus_gateway1_call_disable_endpoint_sync,
+				     args[0],
+				     "disabled",
+				     g_strdup_printf(_("Endpoint %s disabled."), args[0]));
 }
 
 static gint
@@ -724,7 +750,7 @@ pal_ctl_sessions(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 	if (opt_offset < 0 || opt_limit < 0)
 		return pal_ctl_usage("%s", _("--offset and --limit take numbers from 0"));
 	if (!pal_dbus_gateway1_call_list_sessions_sync(proxy,
-							opt_endpoint != NULL ? opt_endpoint : "",
+							pal_ctl_opt(opt_endpoint),
 							(guint)opt_offset,
 							(guint)opt_limit,
 							&json,
@@ -745,7 +771,7 @@ pal_ctl_sessions(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 		return PAL_CTL_EXIT_OK;
 	}
 	if (json_array_get_length(array) == 0) {
-		g_print(_("No sessions (%" G_GUINT64_FORMAT " in all).\n"), total);
+		g_print(_("No sessions (%llu in all).\n"), (unsigned long long)total);
 		return PAL_CTL_EXIT_OK;
 	}
 	{
@@ -768,10 +794,10 @@ pal_ctl_sessions(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 					  pal_ctl_member_string(s, "updatedAt"));
 		}
 		pal_ctl_table_print(t);
-		g_print(_("\n%u to %u of %" G_GUINT64_FORMAT " session(s)\n"),
+		g_print(_("\n%u to %u of %llu session(s)\n"),
 			(guint)opt_offset + 1,
 			(guint)opt_offset + json_array_get_length(array),
-			total);
+			(unsigned long long)total);
 	}
 	return PAL_CTL_EXIT_OK;
 }
@@ -781,15 +807,10 @@ pal_ctl_session_show(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *json = NULL;
-	g_autoptr(JsonNode) node = NULL;
 
 	if (!pal_dbus_gateway1_call_get_session_sync(proxy, args[0], args[1], args[2], &json, NULL, &error))
 		return pal_ctl_fail(error);
-	node = pal_ctl_parse_json(json);
-	if (node == NULL)
-		return PAL_CTL_EXIT_DAEMON;
-	pal_ctl_print_json(node);
-	return PAL_CTL_EXIT_OK;
+	return pal_ctl_print_json_text(json);
 }
 
 static gint
@@ -797,16 +818,13 @@ pal_ctl_session_reset(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
 	g_autoptr(GError) error = NULL;
 
+	JsonObject *obj;
+
 	if (!pal_dbus_gateway1_call_reset_session_sync(proxy, args[0], args[1], args[2], NULL, &error))
 		return pal_ctl_fail(error);
-	if (opt_json) {
-		g_autoptr(JsonObject) obj = json_object_new();
-		json_object_set_boolean_member(obj, "reset", TRUE);
-		pal_ctl_print_json_object(obj);
-	} else {
-		g_print("%s\n", _("Session reset: its next message starts the flow from the beginning."));
-	}
-	return PAL_CTL_EXIT_OK;
+	obj = json_object_new();
+	json_object_set_boolean_member(obj, "reset", TRUE);
+	return pal_ctl_done(obj, g_strdup(_("Session reset: its next message starts the flow from the beginning.")));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -897,9 +915,9 @@ pal_ctl_dead_letters(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 	if (opt_offset < 0 || opt_limit < 0)
 		return pal_ctl_usage("%s", _("--offset and --limit take numbers from 0"));
 	if (!pal_dbus_gateway1_call_list_dead_letters_sync(proxy,
-							    opt_endpoint != NULL ? opt_endpoint : "",
-							    opt_user != NULL ? opt_user : "",
-							    opt_session_id != NULL ? opt_session_id : "",
+							    pal_ctl_opt(opt_endpoint),
+							    pal_ctl_opt(opt_user),
+							    pal_ctl_opt(opt_session_id),
 							    (guint)opt_offset,
 							    (guint)opt_limit,
 							    &json,
@@ -952,16 +970,32 @@ pal_ctl_dead_letters(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 static gint
 pal_ctl_dead_count(guint count, const gchar *member, gchar *sentence)
 {
-	g_autofree gchar *text = sentence;
+	JsonObject *obj = json_object_new();
 
-	if (opt_json) {
-		g_autoptr(JsonObject) obj = json_object_new();
-		json_object_set_int_member(obj, member, count);
-		pal_ctl_print_json_object(obj);
-	} else {
-		g_print("%s\n", text);
-	}
-	return PAL_CTL_EXIT_OK;
+	json_object_set_int_member(obj, member, count);
+	return pal_ctl_done(obj, sentence);
+}
+
+/* PurgeDeadLetters and ReplayDeadLetters: (sss) → (u) */
+typedef gboolean (*PalCtlDeadCall)(PalDBusGateway1 *proxy,
+				   const gchar *endpoint,
+				   const gchar *user_id,
+				   const gchar *session_id,
+				   guint *count,
+				   GCancellable *cancellable,
+				   GError **error);
+
+/* @call with the filter of --endpoint, --user and --session-id */
+static gboolean
+pal_ctl_dead_call(PalDBusGateway1 *proxy, PalCtlDeadCall call, guint *count, GError **error)
+{
+	return call(proxy,
+		    pal_ctl_opt(opt_endpoint),
+		    pal_ctl_opt(opt_user),
+		    pal_ctl_opt(opt_session_id),
+		    count,
+		    NULL,
+		    error);
 }
 
 static gint
@@ -970,13 +1004,7 @@ pal_ctl_dead_letters_purge(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 	g_autoptr(GError) error = NULL;
 	guint count = 0;
 
-	if (!pal_dbus_gateway1_call_purge_dead_letters_sync(proxy,
-							     opt_endpoint != NULL ? opt_endpoint : "",
-							     opt_user != NULL ? opt_user : "",
-							     opt_session_id != NULL ? opt_session_id : "",
-							     &count,
-							     NULL,
-							     &error))
+	if (!pal_ctl_dead_call(proxy, pal_dbus_gateway1_call_purge_dead_letters_sync, &count, &error))
 		return pal_ctl_fail(error);
 	return pal_ctl_dead_count(count, "purged", g_strdup_printf(ngettext("%u dead letter purged.", "%u dead letters purged.", count), count));
 }
@@ -987,13 +1015,7 @@ pal_ctl_replay(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 	g_autoptr(GError) error = NULL;
 	guint count = 0;
 
-	if (!pal_dbus_gateway1_call_replay_dead_letters_sync(proxy,
-							      opt_endpoint != NULL ? opt_endpoint : "",
-							      opt_user != NULL ? opt_user : "",
-							      opt_session_id != NULL ? opt_session_id : "",
-							      &count,
-							      NULL,
-							      &error))
+	if (!pal_ctl_dead_call(proxy, pal_dbus_gateway1_call_replay_dead_letters_sync, &count, &error))
 		return pal_ctl_fail(error);
 	return pal_ctl_dead_count(count,
 				  "replayed",
@@ -1011,19 +1033,15 @@ pal_ctl_log_level(PalDBusGateway1 *proxy, gchar **args, guint n_args)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *level = NULL;
+	JsonObject *obj;
 
 	if (n_args == 1 && !pal_dbus_gateway1_call_set_log_level_sync(proxy, args[0], NULL, &error))
 		return pal_ctl_fail(error);
 	if (!pal_dbus_gateway1_call_get_log_level_sync(proxy, &level, NULL, &error))
 		return pal_ctl_fail(error);
-	if (opt_json) {
-		g_autoptr(JsonObject) obj = json_object_new();
-		json_object_set_string_member(obj, "level", level);
-		pal_ctl_print_json_object(obj);
-	} else {
-		g_print("%s\n", level);
-	}
-	return PAL_CTL_EXIT_OK;
+	obj = json_object_new();
+	json_object_set_string_member(obj, "level", level);
+	return pal_ctl_done(obj, g_steal_pointer(&level));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1056,7 +1074,7 @@ pal_ctl_monitor_event(PalCtlMonitor *mon, JsonObject *event, const gchar *line)
 	} else {
 		g_autoptr(GDateTime) now = g_date_time_new_now_local();
 		g_autofree gchar *when = g_date_time_format(now, "%T");
-		g_autofree gchar *shown = pal_ctl_printable(line);
+		g_autofree gchar *shown = pal_printable(line, FALSE);
 		g_print("%s %s\n", when, shown);
 	}
 	fflush(stdout);

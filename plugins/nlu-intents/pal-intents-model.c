@@ -597,14 +597,9 @@ pal_intents_get_number(PalIntentsSource *src,
 {
 	GType type = node != NULL && JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node)
 								 : G_TYPE_INVALID;
-	gdouble v;
+	gdouble v = type == G_TYPE_DOUBLE || type == G_TYPE_INT64 ? json_node_get_double(node) : NAN;
 
-	if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64) {
-		g_autofree gchar *expected = g_strdup_printf("a number from %g to %g", min, max);
-		pal_intents_error_got(src, path, expected, node);
-		return FALSE;
-	}
-	v = json_node_get_double(node);
+	/* not a number, or out of range (NaN is neither) */
 	if (!(v >= min && v <= max)) {
 		g_autofree gchar *expected = g_strdup_printf("a number from %g to %g", min, max);
 		pal_intents_error_got(src, path, expected, node);
@@ -625,9 +620,8 @@ pal_intents_get_uint(PalIntentsSource *src,
 	g_autoptr(GError) error = NULL;
 
 	if (!pal_json_node_get_uint(node, path, min, max, out, &error)) {
-		src->n_errors++;
-		if (src->errors->len < PAL_INTENTS_MAX_ERRORS)
-			g_ptr_array_add(src->errors, g_strdup(error->message));
+		/* the message names the path already */
+		pal_intents_error(src, NULL, "%s", error->message);
 		return FALSE;
 	}
 	return TRUE;

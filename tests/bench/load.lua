@@ -34,6 +34,8 @@ local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local close = os.getenv("BENCH_CLOSE") == "1"
 local service_url = os.getenv("BENCH_SERVICE_URL") or "http://127.0.0.1:18081/"
 local out = os.getenv("BENCH_OUT")
+-- BENCH_TEXT: the message text (default "hello"); JSON-safe text only
+local text = os.getenv("BENCH_TEXT") or "hello"
 
 local threads = {}
 local counter = 0
@@ -66,10 +68,10 @@ function request()
   local body
   if format == "botframework" then
     body = string.format('{"type":"message","id":"%d","channelId":"bench","serviceUrl":"%s",' ..
-      '"from":{"id":"u%d"},"recipient":{"id":"bot"},"conversation":{"id":"s%d"},"text":"hello"}',
-      t, service_url, i, i)
+      '"from":{"id":"u%d"},"recipient":{"id":"bot"},"conversation":{"id":"s%d"},"text":"%s"}',
+      t, service_url, i, i, text)
   else
-    body = string.format('{"userId":"u%d","sessionId":"s%d","text":"hello","data":{"sentAt":%d}}', i, i, t)
+    body = string.format('{"userId":"u%d","sessionId":"s%d","text":"%s","data":{"sentAt":%d}}', i, i, text, t)
   end
   return wrk.format("POST", nil, headers, body)
 end
