@@ -289,7 +289,15 @@ struct _PalDelivery {
 	guint64 n_delivered;
 	guint64 n_failed;
 	gboolean shut_down;
+	/* outbox rows delivered and not yet deleted: one store op per batch, not per output */
+	GArray *delivered_ids; /* gint64 */
+	GSource *flush;
 };
+
+/* a delivered output's row is deleted at most this long after its 2xx (or once this many wait);
+ * a crash in between sends it again, with the same webhook-id (at least once) */
+#define PAL_DELIVERY_FLUSH_MS 10
+#define PAL_DELIVERY_FLUSH_MAX 256
 
 G_DEFINE_FINAL_TYPE(PalDelivery, pal_delivery, G_TYPE_OBJECT)
 
@@ -383,6 +391,50 @@ pal_delivery_store_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	 * output may then arrive twice, with the same webhook-id) */
 	if (!ok)
 		g_message("cannot record the %s output in the store: %s", what, error->message);
+}
+
+static void
+pal_delivery_flush_delivered(PalDelivery *self)
+{
+	if (self->flush != NULL) {
+		g_source_destroy(self->flush);
+		g_clear_pointer(&self->flush, g_source_unref);
+	}
+	if (self->delivered_ids->len == 0)
+		return;
+	pal_store_outbox_delivered_async(self->store,
+					 (const gint64 *)(gpointer)self->delivered_ids->data,
+					 self->delivered_ids->len,
+					 NULL,
+					 pal_delivery_store_cb,
+					 (gpointer) "delivered");
+	g_array_set_size(self->delivered_ids, 0);
+}
+
+static gboolean
+pal_delivery_flush_cb(gpointer data)
+{
+	PalDelivery *self = data;
+
+	g_clear_pointer(&self->flush, g_source_unref);
+	pal_delivery_flush_delivered(self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+pal_delivery_record_delivered(PalDelivery *self, gint64 outbox_id)
+{
+	g_array_append_val(self->delivered_ids, outbox_id);
+	if (self->delivered_ids->len >= PAL_DELIVERY_FLUSH_MAX) {
+		pal_delivery_flush_delivered(self);
+		return;
+	}
+	if (self->flush == NULL) {
+		self->flush = g_timeout_source_new(PAL_DELIVERY_FLUSH_MS);
+		g_source_set_static_name(self->flush, "pal-delivery-flush");
+		g_source_set_callback(self->flush, pal_delivery_flush_cb, self, NULL);
+		g_source_attach(self->flush, self->context);
+	}
 }
 
 /* an output leaves the queue: delivered, or given up (a dead letter) */
@@ -690,12 +742,7 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 		PalDeliveryItem *done = g_queue_peek_head(&sq->items);
 
 		if (self->store != NULL && done->outbox_id > 0)
-			pal_store_outbox_delivered_async(self->store,
-							 &done->outbox_id,
-							 1,
-							 NULL,
-							 pal_delivery_store_cb,
-							 (gpointer) "delivered");
+			pal_delivery_record_delivered(self, done->outbox_id);
 		self->n_delivered++;
 		if (self->stats != NULL)
 			pal_stats_delivered(self->stats,
@@ -930,6 +977,8 @@ pal_delivery_shutdown(PalDelivery *self)
 	if (self->shut_down)
 		return;
 	self->shut_down = TRUE;
+	/* what was delivered leaves the outbox before the store closes */
+	pal_delivery_flush_delivered(self);
 	if (pending > 0)
 		g_message("stopping with %u output(s) not delivered", pending);
 	g_hash_table_iter_init(&iter, self->attempts);
@@ -978,6 +1027,8 @@ pal_delivery_finalize(GObject *object)
 	g_hash_table_unref(self->sessions);
 	g_queue_clear(&self->starved);
 	g_hash_table_unref(self->hosts);
+	pal_delivery_flush_delivered(self);
+	g_array_unref(self->delivered_ids);
 	g_clear_object(&self->store);
 	g_clear_pointer(&self->pauses, pal_host_pauses_unref);
 	g_clear_object(&self->stats);
@@ -1000,6 +1051,7 @@ pal_delivery_init(PalDelivery *self)
 					       (GDestroyNotify)pal_session_queue_free);
 	self->hosts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_host_free);
 	self->attempts = g_hash_table_new(g_direct_hash, g_direct_equal);
+	self->delivered_ids = g_array_new(FALSE, FALSE, sizeof(gint64));
 }
 
 static gboolean

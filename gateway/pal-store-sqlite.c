@@ -13,8 +13,9 @@
  * commit is being synced) and runs them all in one BEGIN IMMEDIATE … COMMIT, each inside a
  * SAVEPOINT so that a logical failure (duplicate key, unknown id) rolls back only its own op.
  * When the transaction itself fails (I/O error, disk full, …) it is rolled back and every op
- * is retried alone, so one bad op fails only itself. Tasks are completed after the COMMIT;
- * g_task_return_*() hands each result to the caller's own GMainContext.
+ * is retried alone, so one bad op fails only itself. Tasks are completed after the COMMIT, in
+ * the caller's own GMainContext: one source per context and batch (not one GTask idle source,
+ * and one wake-up of that context, per op), in submission order.
  *
  * Files changing under us: before each batch the writer stat()s the database. When the file
  * is not writable (chmod, read-only remount) the batch fails with PAL_ERROR_UNAVAILABLE and the
@@ -365,6 +366,15 @@ typedef struct {
 	dev_t dev;
 	ino_t ino;
 	gchar *open_error; /* why the last (re)open failed */
+	/* the checkpointer: a thread with its own connection copies the WAL back into the
+	 * database (PASSIVE: never blocking the writer), so the writer's commits do not wait for
+	 * a checkpoint's two fsyncs (tens of ms on a VM disk, every ~4 MB of WAL) */
+	GThread *ckpt_thread; /* writer thread only */
+	GMutex ckpt_lock;
+	GCond ckpt_cond;
+	gboolean ckpt_wanted; /* guarded by ckpt_lock */
+	gboolean ckpt_stop;   /* guarded by ckpt_lock */
+	gint n_checkpoints;   /* atomic: done by the checkpointer */
 } PalStoreDb;
 
 struct _PalStoreSqlite {
@@ -411,6 +421,8 @@ pal_store_db_unref(PalStoreDb *db)
 	pal_store_db_disconnect(db);
 	g_async_queue_unref(db->queue);
 	g_mutex_clear(&db->state_lock);
+	g_mutex_clear(&db->ckpt_lock);
+	g_cond_clear(&db->ckpt_cond);
 	g_free(db->open_error);
 	g_free(db->path);
 	g_free(db->display);
@@ -642,6 +654,87 @@ pal_store_db_migrate(PalStoreDb *db, GError **error)
 	return pal_store_db_exec(db, "COMMIT", "ending the migration check", error);
 }
 
+/* WAL pages after which the checkpointer is woken (SQLite's own auto-checkpoint default), and
+ * after which the writer checkpoints itself because the checkpointer lags behind */
+#define PAL_STORE_SQLITE_CHECKPOINT_PAGES 1000
+#define PAL_STORE_SQLITE_CHECKPOINT_INLINE_PAGES 16000
+
+/* writer thread, after each commit (instead of SQLite's auto-checkpoint) */
+static int
+pal_store_db_wal_hook(void *data, sqlite3 *conn, const char *name, int pages)
+{
+	PalStoreDb *db = data;
+
+	if (pages >= PAL_STORE_SQLITE_CHECKPOINT_INLINE_PAGES) {
+		sqlite3_wal_checkpoint_v2(conn, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= PAL_STORE_SQLITE_CHECKPOINT_PAGES) {
+		g_mutex_lock(&db->ckpt_lock);
+		if (!db->ckpt_wanted) {
+			db->ckpt_wanted = TRUE;
+			g_cond_signal(&db->ckpt_cond);
+		}
+		g_mutex_unlock(&db->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+/* one checkpoint on a connection of its own, opened for it: a file removed or replaced
+ * meanwhile is never written to (the identity is checked first, as before each batch) */
+static void
+pal_store_db_checkpoint(PalStoreDb *db)
+{
+	sqlite3 *conn = NULL;
+	g_autofree gchar *sync = NULL;
+	struct stat st;
+	gboolean same;
+	int rc;
+
+	if (stat(db->path, &st) != 0)
+		return;
+	g_mutex_lock(&db->state_lock);
+	same = db->connected && st.st_dev == db->dev && st.st_ino == db->ino;
+	g_mutex_unlock(&db->state_lock);
+	if (!same)
+		return;
+	rc = sqlite3_open_v2(db->path,
+			     &conn,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
+			     NULL);
+	if (rc == SQLITE_OK) {
+		/* the fsyncs of a checkpoint follow this connection's setting */
+		sync = g_strdup_printf("PRAGMA synchronous = %s",
+				       db->durability == PAL_DURABILITY_POWER ? "FULL" : "NORMAL");
+		rc = sqlite3_exec(conn, sync, NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK)
+		g_debug("%s: background checkpoint: %s", db->display, sqlite3_errstr(rc));
+	else
+		g_atomic_int_inc(&db->n_checkpoints);
+	sqlite3_close(conn);
+}
+
+static gpointer
+pal_store_db_checkpoint_thread(gpointer data)
+{
+	PalStoreDb *db = data;
+
+	g_mutex_lock(&db->ckpt_lock);
+	for (;;) {
+		while (!db->ckpt_wanted && !db->ckpt_stop)
+			g_cond_wait(&db->ckpt_cond, &db->ckpt_lock);
+		if (db->ckpt_stop)
+			break;
+		db->ckpt_wanted = FALSE;
+		g_mutex_unlock(&db->ckpt_lock);
+		pal_store_db_checkpoint(db);
+		g_mutex_lock(&db->ckpt_lock);
+	}
+	g_mutex_unlock(&db->ckpt_lock);
+	return NULL;
+}
+
 /* pragmas, schema, identity of the file: on a freshly opened connection */
 static gboolean
 pal_store_db_setup(PalStoreDb *db, GError **error)
@@ -670,6 +763,11 @@ pal_store_db_setup(PalStoreDb *db, GError **error)
 									   : "OFF");
 	if (!pal_store_db_exec(db, pragmas, "setting up the connection", error))
 		return FALSE;
+	if (db->path != NULL) {
+		if (!pal_store_db_exec(db, "PRAGMA wal_autocheckpoint = 0", "setting up the connection", error))
+			return FALSE;
+		sqlite3_wal_hook(db->db, pal_store_db_wal_hook, db);
+	}
 	if (!pal_store_db_migrate(db, error))
 		return FALSE;
 	if (db->path != NULL && stat(db->path, &st) != 0) {
@@ -1793,12 +1891,96 @@ pal_store_op_complete(PalStoreOp *op)
 	g_object_unref(task);
 }
 
+/* The results of one batch for one GMainContext: completed there by a single source, not by
+ * one GTask idle source (and one wake-up of that context) per op. Inside that source each
+ * g_task_return_*() runs its callback at once (the task was created in an earlier iteration),
+ * in the order the ops were submitted. */
+typedef struct {
+	GMainContext *context; /* (unowned) each task holds a reference */
+	GPtrArray *ops;	       /* PalStoreOp* */
+} PalStoreCompletion;
+
+static void
+pal_store_completion_free(gpointer data)
+{
+	PalStoreCompletion *c = data;
+
+	/* a source destroyed without running (its context is gone): complete what is left so the
+	 * tasks are freed; their callbacks are then never called */
+	if (c->ops != NULL) {
+		for (guint i = 0; i < c->ops->len; i++) {
+			PalStoreOp *op = g_ptr_array_index(c->ops, i);
+			GTask *task = g_steal_pointer(&op->task);
+			g_object_unref(task);
+		}
+		g_ptr_array_unref(c->ops);
+	}
+	g_free(c);
+}
+
+static gboolean
+pal_store_completion_dispatch(gpointer data)
+{
+	PalStoreCompletion *c = data;
+	g_autoptr(GPtrArray) ops = g_steal_pointer(&c->ops);
+
+	for (guint i = 0; i < ops->len; i++)
+		pal_store_op_complete(g_ptr_array_index(ops, i));
+	return G_SOURCE_REMOVE;
+}
+
+static void
+pal_store_db_complete_batch(GPtrArray *batch)
+{
+	PalStoreCompletion *groups[8];
+	guint n_groups = 0;
+
+	for (guint i = 0; i < batch->len; i++) {
+		PalStoreOp *op = g_ptr_array_index(batch, i);
+		GMainContext *context;
+		PalStoreCompletion *c = NULL;
+
+		if (op->task == NULL) {
+			pal_store_op_complete(op);
+			continue;
+		}
+		context = g_task_get_context(op->task);
+		for (guint j = 0; j < n_groups && c == NULL; j++)
+			if (groups[j]->context == context)
+				c = groups[j];
+		if (c == NULL && n_groups < G_N_ELEMENTS(groups)) {
+			c = g_new0(PalStoreCompletion, 1);
+			c->context = context;
+			c->ops = g_ptr_array_new();
+			groups[n_groups++] = c;
+		}
+		if (c == NULL) {
+			/* more contexts than slots: GTask's own idle source */
+			pal_store_op_complete(op);
+			continue;
+		}
+		g_ptr_array_add(c->ops, op);
+	}
+	for (guint j = 0; j < n_groups; j++) {
+		GSource *source = g_idle_source_new();
+
+		g_source_set_priority(source, G_PRIORITY_DEFAULT);
+		g_source_set_static_name(source, "pal-store-completion");
+		g_source_set_callback(source, pal_store_completion_dispatch, groups[j], pal_store_completion_free);
+		g_source_attach(source, groups[j]->context);
+		g_source_unref(source);
+	}
+}
+
 static gpointer
 pal_store_db_thread(gpointer data)
 {
 	PalStoreDb *db = data;
 	g_autoptr(GPtrArray) batch = g_ptr_array_new();
 	gboolean closing = FALSE;
+
+	if (db->path != NULL)
+		db->ckpt_thread = g_thread_new("pal-store-ckpt", pal_store_db_checkpoint_thread, db);
 
 	while (!closing) {
 		PalStoreOp *op = g_async_queue_pop(db->queue);
@@ -1819,9 +2001,16 @@ pal_store_db_thread(gpointer data)
 		if (batch->len == 0)
 			break;
 		pal_store_db_run_batch(db, batch);
-		for (guint i = 0; i < batch->len; i++)
-			pal_store_op_complete(g_ptr_array_index(batch, i));
+		pal_store_db_complete_batch(batch);
 	}
+	if (db->ckpt_thread != NULL) {
+		g_mutex_lock(&db->ckpt_lock);
+		db->ckpt_stop = TRUE;
+		g_cond_signal(&db->ckpt_cond);
+		g_mutex_unlock(&db->ckpt_lock);
+		g_thread_join(g_steal_pointer(&db->ckpt_thread));
+	}
+	/* (closing the last connection checkpoints what is left) */
 	pal_store_db_disconnect(db);
 	pal_store_db_unref(db);
 	return NULL;
@@ -2437,6 +2626,8 @@ pal_store_sqlite_new(const gchar *path, PalDurability durability, GError **error
 	db->queue = g_async_queue_new();
 	db->max_queue = PAL_STORE_SQLITE_MAX_QUEUE;
 	g_mutex_init(&db->state_lock);
+	g_mutex_init(&db->ckpt_lock);
+	g_cond_init(&db->ckpt_cond);
 	if (!pal_store_db_connect(db, TRUE, error)) {
 		/* the thread was never started: closed, so the finalize path does not join */
 		db->closed = TRUE;
