@@ -26,7 +26,7 @@ typedef struct {
 	GSource *park_watch;
 	SoupServerMessage *last_msg; /* the finished keep-alive message, to steal the connection */
 	guint n_requests;
-	guint n_rewrapped; /* times a stolen stream with buffered bytes went back to libsoup */
+	guint n_rewrapped; /* times in a row a stolen stream with buffered bytes went back to libsoup */
 } PalConn;
 
 typedef struct {
@@ -224,6 +224,10 @@ pal_conn_park_cb(gpointer data)
 		g_object_unref(stream);
 		return G_SOURCE_REMOVE;
 	}
+	/* parked: the wrappers of earlier rounds are dropped with @stolen, and the next request is
+	 * served on the socket's own stream, so only consecutive rewraps count (a busy keep-alive
+	 * client that sometimes wins the race against the park must not be closed) */
+	conn->n_rewrapped = 0;
 	conn->park_watch = g_socket_create_source(conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
 	g_source_set_callback(conn->park_watch, G_SOURCE_FUNC(pal_conn_park_ready_cb), conn, NULL);
 	g_source_attach(conn->park_watch, self->context);

@@ -443,6 +443,47 @@ test_pipelining(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(n, ==, 3);
 }
 
+/* a busy keep-alive client whose next requests are already read by libsoup when the
+ * connection would be parked (the rewrap path of pal-http-listener.c) keeps its connection:
+ * only consecutive rewraps count, not all of a connection's life (regression: wrk saw read
+ * errors when palaverd closed such connections without Connection: close) */
+static void
+test_keepalive_busy(Fixture *f, gconstpointer data)
+{
+	int fd = connect_to(f);
+	const gchar *two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+			   "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	for (guint round = 0; round < 40; round++) {
+		g_autoptr(GString) all = g_string_new(NULL);
+		gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+		guint n = 0;
+
+		send_all(fd, two, strlen(two));
+		while (n < 2 && g_get_monotonic_time() < deadline) {
+			struct pollfd p = {fd, POLLIN, 0};
+			gchar buf[4096];
+			gssize got;
+			const gchar *at;
+
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			got = recv(fd, buf, sizeof(buf), 0);
+			if (got <= 0)
+				g_error("round %u: the server closed the connection (%zd)", round, got);
+			g_string_append_len(all, buf, got);
+			n = 0;
+			for (at = all->str; (at = strstr(at, "HTTP/1.1 200")) != NULL; at++)
+				n++;
+		}
+		g_assert_cmpuint(n, ==, 2);
+		g_assert_null(strstr(all->str, "Connection: close"));
+		/* let the connection be parked between rounds */
+		g_usleep(20 * 1000);
+	}
+	close(fd);
+}
+
 /* a body on a route that takes none is not buffered either */
 static void
 test_other_method_body(Fixture *f, gconstpointer data)
@@ -556,6 +597,7 @@ main(int argc, char **argv)
 	g_test_add("/palaver/http/timeouts", Fixture, NULL, fixture_setup, test_timeouts, fixture_teardown);
 	g_test_add("/palaver/http/keepalive", Fixture, NULL, fixture_setup, test_keepalive, fixture_teardown);
 	g_test_add("/palaver/http/pipelining", Fixture, NULL, fixture_setup, test_pipelining, fixture_teardown);
+	g_test_add("/palaver/http/keepalive-busy", Fixture, NULL, fixture_setup, test_keepalive_busy, fixture_teardown);
 	g_test_add("/palaver/http/other-method-body", Fixture, NULL, fixture_setup, test_other_method_body, fixture_teardown);
 	g_test_add("/palaver/http/churn", Fixture, NULL, fixture_setup, test_churn, fixture_teardown);
 	return g_test_run();
