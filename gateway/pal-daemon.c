@@ -291,7 +291,6 @@ pal_daemon_check_endpoint(PalDaemon *self, PalEndpoint *endpoint, GError **error
 		PalPluginKind kind;
 		const gchar *type;
 	} others[] = {
-	    {PAL_PLUGIN_KIND_NLU, pal_endpoint_get_nlu_type(endpoint)},
 	    {PAL_PLUGIN_KIND_HANDOVER, pal_endpoint_get_handover_type(endpoint)},
 	};
 	JsonArray *transformers = pal_endpoint_get_transformers(endpoint);
@@ -318,7 +317,7 @@ pal_daemon_check_endpoint(PalDaemon *self, PalEndpoint *endpoint, GError **error
 			return FALSE;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(others); i++) {
-		if (others[i].type == NULL || others[i].kind == PAL_PLUGIN_KIND_NLU)
+		if (others[i].type == NULL)
 			continue;
 		if (pal_plugin_registry_lookup(self->registry, others[i].kind, others[i].type) == G_TYPE_INVALID) {
 			g_set_error(error,

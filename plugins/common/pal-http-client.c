@@ -385,12 +385,6 @@ pal_http_client_fetch_finish(PalHttpClient *self,
 	return g_task_propagate_pointer(task, error);
 }
 
-guint
-pal_http_client_get_n_waiting(PalHttpClient *self)
-{
-	return self->waiting.length;
-}
-
 static void
 pal_http_client_dispose(GObject *object)
 {

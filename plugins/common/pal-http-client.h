@@ -42,7 +42,5 @@ pal_http_client_fetch_finish(PalHttpClient *self,
 			     GAsyncResult *result,
 			     guint *status,
 			     GError **error);
-guint
-pal_http_client_get_n_waiting(PalHttpClient *self);
 
 G_END_DECLS

@@ -29,15 +29,6 @@ static const struct {
     {"end", PAL_GRAPH_NODE_END, {"resetContext"}},
 };
 
-const gchar *
-pal_graph_node_type_to_string(PalGraphNodeType type)
-{
-	for (guint i = 0; i < G_N_ELEMENTS(pal_graph_node_types); i++)
-		if (pal_graph_node_types[i].type == type)
-			return pal_graph_node_types[i].name;
-	return "unknown";
-}
-
 /* what loading one flow needs: where errors go and how expressions are named */
 typedef struct {
 	PalLua *lua;

@@ -113,9 +113,6 @@ typedef struct {
 	PalLua *lua;
 } PalGraphFlow;
 
-const gchar *
-pal_graph_node_type_to_string(PalGraphNodeType type);
-
 /* Loads @filename: every problem found goes to one PAL_ERROR_INVALID_DATA error, one line per
  * problem, each "JSON.path: what is wrong"; the expressions are compiled into @lua. */
 PalGraphFlow *

@@ -57,12 +57,6 @@ pal_graph_value_free(PalGraphValue *value)
 	g_free(value);
 }
 
-gboolean
-pal_graph_value_is_literal(PalGraphValue *value)
-{
-	return value->kind == PAL_GRAPH_VALUE_LITERAL;
-}
-
 static PalGraphValue *
 pal_graph_value_new_literal(JsonNode *node)
 {

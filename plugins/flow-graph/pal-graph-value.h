@@ -34,8 +34,6 @@ pal_graph_value_render(PalGraphValue *value, PalLua *lua, GError **error);
 /* (transfer full): the result as text, the way templates render */
 gchar *
 pal_graph_value_render_text(PalGraphValue *value, PalLua *lua, GError **error);
-gboolean
-pal_graph_value_is_literal(PalGraphValue *value);
 void
 pal_graph_value_free(PalGraphValue *value);
 
