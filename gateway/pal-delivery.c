@@ -261,17 +261,12 @@ typedef struct {
 	PalSessionQueue *sq;
 	PalHost *host;
 	PalDeliveryItem *item;
-	SoupMessage *msg;
-	GCancellable *cancellable;
-	GSource *timeout;
-	GInputStream *stream;
-	gsize response_len;
 } PalAttempt;
 
 struct _PalDelivery {
 	GObject parent_instance;
 	GMainContext *context;
-	SoupSession *session;
+	PalWebhookClient *client;
 	PalStore *store;	 /* nullable */
 	PalBacklog *backlog;	 /* nullable, not a reference: the daemon's */
 	PalHostPauses *pauses; /* nullable */
@@ -353,25 +348,9 @@ pal_delivery_get_host(PalDelivery *self, GUri *uri)
 static void
 pal_attempt_free(PalAttempt *a)
 {
-	if (a->timeout != NULL) {
-		g_source_destroy(a->timeout);
-		g_source_unref(a->timeout);
-	}
-	g_clear_object(&a->stream);
-	g_clear_object(&a->msg);
-	g_clear_object(&a->cancellable);
 	pal_delivery_item_unref(a->item);
 	g_object_unref(a->self);
 	g_free(a);
-}
-
-static gboolean
-pal_attempt_timeout_cb(gpointer data)
-{
-	PalAttempt *a = data;
-
-	g_cancellable_cancel(a->cancellable);
-	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -585,10 +564,8 @@ pal_delivery_retry_cb(gpointer data)
 
 /* Retry-After: delta-seconds or an HTTP date; -1 when absent or unreadable */
 static gint64
-pal_delivery_parse_retry_after(SoupMessage *msg)
+pal_delivery_parse_retry_after(const gchar *value)
 {
-	const gchar *value =
-	    soup_message_headers_get_one(soup_message_get_response_headers(msg), "Retry-After");
 	guint64 secs = 0;
 	g_autoptr(GDateTime) date = NULL;
 
@@ -716,21 +693,12 @@ pal_delivery_pump(PalDelivery *self, PalHost *host)
 }
 
 static void
-pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
+pal_delivery_attempt_done(PalAttempt *a, guint status, gint64 retry_after, GError *error)
 {
 	PalDelivery *self = a->self;
 	PalSessionQueue *sq = a->sq;
 	PalHost *host = a->host;
-	gint64 retry_after = a->msg != NULL ? pal_delivery_parse_retry_after(a->msg) : -1;
 
-	/* the message is over before the next one is handed to the session: its connection is
-	 * idle again and gets reused (keep-alive) instead of a new one being opened while it is
-	 * still counted as busy */
-	if (a->stream != NULL) {
-		g_input_stream_close(a->stream, NULL, NULL);
-		g_clear_object(&a->stream);
-	}
-	g_clear_object(&a->msg);
 	g_hash_table_remove(self->attempts, a);
 	g_atomic_int_add(&self->in_flight, -1);
 	/* after shutdown the queues are gone: only the attempt itself is left to free */
@@ -768,58 +736,17 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, GError *error)
 }
 
 static void
-pal_delivery_read_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+pal_delivery_post_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	PalAttempt *a = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), res, &error);
-	guint status = soup_message_get_status(a->msg);
+	g_autofree gchar *retry_after = NULL;
+	guint status = 0;
 
-	/* the response body is read (and dropped) so the connection can be reused; a receiver
-	 * that sends more than we care to read gets its connection closed instead */
-	if (chunk != NULL && g_bytes_get_size(chunk) > 0 &&
-	    a->response_len + g_bytes_get_size(chunk) <= PAL_DELIVERY_MAX_RESPONSE) {
-		a->response_len += g_bytes_get_size(chunk);
-		g_input_stream_read_bytes_async(a->stream,
-						16384,
-						G_PRIORITY_DEFAULT,
-						a->cancellable,
-						pal_delivery_read_cb,
-						a);
-		return;
-	}
-	/* (attempt_done closes the stream: at its end the connection is kept, else it is closed)
-	 * the status line decides, even if reading the body failed */
-	pal_delivery_attempt_done(a, status, NULL);
+	if (!pal_webhook_client_post_finish(PAL_WEBHOOK_CLIENT(source), res, &status, &retry_after, &error))
+		status = 0;
+	pal_delivery_attempt_done(a, status, pal_delivery_parse_retry_after(retry_after), error);
 	pal_attempt_free(a);
-}
-
-static void
-pal_delivery_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	PalAttempt *a = user_data;
-	g_autoptr(GError) error = NULL;
-
-	a->stream = soup_session_send_finish(SOUP_SESSION(source), res, &error);
-	if (a->stream == NULL) {
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !a->self->shut_down) {
-			g_clear_error(&error);
-			g_set_error(&error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_TIMED_OUT,
-				    "no answer within %u ms",
-				    pal_endpoint_get_webhook_timeout_ms(a->item->endpoint));
-		}
-		pal_delivery_attempt_done(a, 0, error);
-		pal_attempt_free(a);
-		return;
-	}
-	g_input_stream_read_bytes_async(a->stream,
-					16384,
-					G_PRIORITY_DEFAULT,
-					a->cancellable,
-					pal_delivery_read_cb,
-					a);
 }
 
 static void
@@ -828,69 +755,61 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 	PalDeliveryItem *item = g_queue_peek_head(&sq->items);
 	PalEndpoint *ep = item->endpoint;
 	PalAttempt *a = g_new0(PalAttempt, 1);
-	SoupMessageHeaders *hdrs;
+	g_autoptr(GPtrArray) hdrs = g_ptr_array_new_with_free_func(g_free);
 	GPtrArray *static_headers = pal_endpoint_get_webhook_headers(ep);
 	const gchar *user = pal_endpoint_get_webhook_user(ep);
 	gint64 now_s = g_get_real_time() / G_USEC_PER_SEC;
-	g_autofree gchar *ts = g_strdup_printf("%" G_GINT64_FORMAT, now_s);
-	g_autofree gchar *seq = g_strdup_printf("%" G_GUINT64_FORMAT, item->session_seq);
-	g_autofree gchar *idx = g_strdup_printf("%u", item->turn_index);
-	g_autofree gchar *signature = NULL;
+	gchar *signature;
 
 	g_atomic_int_add(&self->waiting, -1); /* every head taken off a host's list is sent */
 	a->self = g_object_ref(self);
 	a->sq = sq;
 	a->host = host;
 	a->item = pal_delivery_item_ref(item);
-	a->msg = soup_message_new(SOUP_METHOD_POST, pal_endpoint_get_webhook_url(ep));
-	/* libsoup would turn a POST answered 301/302/303 into a body-less GET and call that a
-	 * delivery: a redirect is an answer like any other non-2xx, given up and logged */
-	soup_message_add_flags(a->msg, SOUP_MESSAGE_NO_REDIRECT);
-	/* libsoup opens a new connection for every request that is not idempotent (a POST),
-	 * never reusing an idle keep-alive one: a TCP handshake per delivery, and idle
-	 * connections piling up to the per-host limit. Deliveries are at-least-once anyway
-	 * (receivers deduplicate on webhook-id), so a POST that libsoup resends after a kept
-	 * connection turned out closed is allowed: it may reuse connections */
-	soup_message_add_flags(a->msg, SOUP_MESSAGE_IDEMPOTENT);
-	a->cancellable = g_cancellable_new();
 	item->attempts++;
 
-	hdrs = soup_message_get_request_headers(a->msg);
+	/* (the endpoint refuses static headers the gateway sets itself) */
 	if (static_headers != NULL) {
-		for (guint i = 0; i + 1 < static_headers->len; i += 2)
-			soup_message_headers_replace(hdrs,
-						     g_ptr_array_index(static_headers, i),
-						     g_ptr_array_index(static_headers, i + 1));
+		for (guint i = 0; i + 1 < static_headers->len; i += 2) {
+			g_ptr_array_add(hdrs, g_strdup(g_ptr_array_index(static_headers, i)));
+			g_ptr_array_add(hdrs, g_strdup(g_ptr_array_index(static_headers, i + 1)));
+		}
 	}
-	soup_message_headers_replace(hdrs, "webhook-id", item->webhook_id);
-	soup_message_headers_replace(hdrs, "webhook-timestamp", ts);
+	g_ptr_array_add(hdrs, g_strdup("webhook-id"));
+	g_ptr_array_add(hdrs, g_strdup(item->webhook_id));
+	g_ptr_array_add(hdrs, g_strdup("webhook-timestamp"));
+	g_ptr_array_add(hdrs, g_strdup_printf("%" G_GINT64_FORMAT, now_s));
 	signature = pal_delivery_sign(pal_endpoint_get_signing_secrets(ep), item->webhook_id, now_s, item->body);
-	if (signature != NULL)
-		soup_message_headers_replace(hdrs, "webhook-signature", signature);
-	soup_message_headers_replace(hdrs, "Palaver-Session-Seq", seq);
-	soup_message_headers_replace(hdrs, "Palaver-Turn-Id", item->turn_id);
-	soup_message_headers_replace(hdrs, "Palaver-Turn-Index", idx);
+	if (signature != NULL) {
+		g_ptr_array_add(hdrs, g_strdup("webhook-signature"));
+		g_ptr_array_add(hdrs, signature);
+	}
+	g_ptr_array_add(hdrs, g_strdup("Palaver-Session-Seq"));
+	g_ptr_array_add(hdrs, g_strdup_printf("%" G_GUINT64_FORMAT, item->session_seq));
+	g_ptr_array_add(hdrs, g_strdup("Palaver-Turn-Id"));
+	g_ptr_array_add(hdrs, g_strdup(item->turn_id));
+	g_ptr_array_add(hdrs, g_strdup("Palaver-Turn-Index"));
+	g_ptr_array_add(hdrs, g_strdup_printf("%u", item->turn_index));
 	if (user != NULL && user[0] != '\0') {
 		const gchar *password = pal_endpoint_get_webhook_password(ep);
 		g_autofree gchar *cred = g_strdup_printf("%s:%s", user, password != NULL ? password : "");
 		g_autofree gchar *b64 = g_base64_encode((const guchar *)cred, strlen(cred));
-		g_autofree gchar *auth = g_strdup_printf("Basic %s", b64);
-		soup_message_headers_replace(hdrs, "Authorization", auth);
+		g_ptr_array_add(hdrs, g_strdup("Authorization"));
+		g_ptr_array_add(hdrs, g_strdup_printf("Basic %s", b64));
 	}
-	soup_message_set_request_body_from_bytes(a->msg, "application/json", item->body);
+	g_ptr_array_add(hdrs, NULL);
 
 	host->in_flight++;
 	g_atomic_int_inc(&self->in_flight);
 	g_hash_table_add(self->attempts, a);
-	a->timeout = g_timeout_source_new(pal_endpoint_get_webhook_timeout_ms(ep));
-	g_source_set_callback(a->timeout, pal_attempt_timeout_cb, a, NULL);
-	g_source_attach(a->timeout, self->context);
-	soup_session_send_async(self->session,
-				a->msg,
-				G_PRIORITY_DEFAULT,
-				a->cancellable,
-				pal_delivery_send_cb,
-				a);
+	pal_webhook_client_post_async(self->client,
+				      pal_endpoint_get_webhook_url(ep),
+				      (const gchar *const *)hdrs->pdata,
+				      "application/json",
+				      item->body,
+				      pal_endpoint_get_webhook_timeout_ms(ep),
+				      pal_delivery_post_cb,
+				      a);
 }
 
 void
@@ -970,8 +889,6 @@ pal_delivery_get_n_failed(PalDelivery *self)
 void
 pal_delivery_shutdown(PalDelivery *self)
 {
-	GHashTableIter iter;
-	PalAttempt *a;
 	guint pending = pal_delivery_get_pending(self);
 
 	if (self->shut_down)
@@ -981,9 +898,7 @@ pal_delivery_shutdown(PalDelivery *self)
 	pal_delivery_flush_delivered(self);
 	if (pending > 0)
 		g_message("stopping with %u output(s) not delivered", pending);
-	g_hash_table_iter_init(&iter, self->attempts);
-	while (g_hash_table_iter_next(&iter, (gpointer *)&a, NULL))
-		g_cancellable_cancel(a->cancellable);
+	pal_webhook_client_abort(self->client);
 	/* nothing may point at the session queues once they are gone: hosts' waiting lists, the
 	 * starved list, resume timers */
 	{
@@ -1010,10 +925,10 @@ pal_delivery_shutdown(PalDelivery *self)
 void
 pal_delivery_close_session(PalDelivery *self)
 {
-	if (self->session == NULL)
+	if (self->client == NULL)
 		return;
-	soup_session_abort(self->session);
-	g_clear_object(&self->session);
+	pal_webhook_client_abort(self->client);
+	g_clear_object(&self->client);
 }
 
 static void
@@ -1080,24 +995,10 @@ pal_delivery_new(guint max_conns, guint max_conns_per_host, PalStore *store, Pal
 	self->pauses = pauses != NULL ? pal_host_pauses_ref(pauses) : NULL;
 	self->max_conns = MAX(max_conns, 1);
 	self->max_conns_per_host = MIN(MAX(max_conns_per_host, 1), self->max_conns);
-	/* the defaults (10 in total, 2 per host, no timeout) throttle a gateway (PLATFORM-NOTES 9);
-	 * our own queue keeps the session from ever having more requests than connections */
-	self->session = soup_session_new_with_options("max-conns",
-						      (gint)self->max_conns,
-						      "max-conns-per-host",
-						      (gint)self->max_conns_per_host,
-						      "idle-timeout",
-						      60,
-						      "timeout",
-						      0,
-						      "user-agent",
-						      ua,
-						      NULL);
 	/* GIO's default proxy resolver (libproxy, GNOME settings) asks a thread pool for every
 	 * new connection and re-reads system files each time: it cost more CPU than the delivery
 	 * itself. Without a proxy in the environment, webhooks go direct; with one
-	 * (http_proxy, https_proxy, all_proxy, upper or lower case), the default resolver stays */
-	if (!pal_delivery_env_has_proxy())
-		soup_session_set_proxy_resolver(self->session, NULL);
+	 * (http_proxy, https_proxy, all_proxy, upper or lower case), the default resolver is used */
+	self->client = pal_webhook_client_new(ua, 60, pal_delivery_env_has_proxy());
 	return self;
 }

@@ -3,6 +3,8 @@
 
 #include <libsoup/soup.h>
 
+#include "pal-webhook-client.h"
+
 #include "pal-backlog.h"
 #include "pal-endpoint.h"
 #include "pal-stats.h"
@@ -79,8 +81,8 @@ G_DECLARE_FINAL_TYPE(PalDelivery, pal_delivery, PAL, DELIVERY, GObject)
 
 /* Delivers outputs of the sessions one worker owns: per-session FIFO (the next output waits
  * until the previous one got a 2xx or was given up), sessions in parallel, a bounded number of
- * requests in flight per host with our own queue in front of the SoupSession (PLATFORM-NOTES
- * 9-10), retries with exponential backoff and full jitter honouring Retry-After, a TTL per
+ * requests in flight per host with our own queue in front of the HTTP client (PalWebhookClient,
+ * which never queues), retries with exponential backoff and full jitter honouring Retry-After, a TTL per
  * output. Lives in the thread-default context of its worker. */
 /* @store: (nullable): where delivered, retried and given-up outputs are recorded;
  * @pauses: (nullable): host pauses shared with the other workers */
@@ -109,7 +111,8 @@ pal_delivery_set_stats(PalDelivery *self, PalStats *stats);
  * before dropping the last reference */
 void
 pal_delivery_shutdown(PalDelivery *self);
-/* drops the SoupSession, in the thread that used it; after pal_delivery_shutdown() */
+/* drops the HTTP client and its connections, in the thread that used it; after
+ * pal_delivery_shutdown() */
 void
 pal_delivery_close_session(PalDelivery *self);
 

@@ -48,6 +48,7 @@ struct _PalWorker {
 	GMutex lock;
 	GQueue inbox;
 	GSource *inbox_source;
+	gint inbox_ready; /* atomic: the inbox has jobs the worker was woken up for */
 	/* start-up hand-shake */
 	GCond start_cond;
 	gboolean start_done;
@@ -97,9 +98,12 @@ pal_worker_post(PalWorker *self, PalWorkerJob *job)
 	was_empty = g_queue_is_empty(&self->inbox);
 	g_queue_push_tail(&self->inbox, job);
 	g_mutex_unlock(&self->lock);
-	/* one wake-up per batch; g_source_set_ready_time() is thread-safe and wakes the context */
-	if (was_empty)
-		g_source_set_ready_time(self->inbox_source, 0);
+	/* one wake-up per batch. (Not g_source_set_ready_time(): in GLib 2.74 it writes the
+	 * context's eventfd on every call, also to reset it, from the owning thread too) */
+	if (was_empty) {
+		g_atomic_int_set(&self->inbox_ready, 1);
+		g_main_context_wakeup(self->context);
+	}
 	return TRUE;
 }
 
@@ -172,7 +176,8 @@ pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_d
 	GQueue batch = G_QUEUE_INIT;
 	PalWorkerJob *job;
 
-	g_source_set_ready_time(source, -1);
+	/* cleared before the batch is taken: a job posted after this wakes the context again */
+	g_atomic_int_set(&self->inbox_ready, 0);
 	g_mutex_lock(&self->lock);
 	batch = self->inbox;
 	g_queue_init(&self->inbox);
@@ -212,7 +217,27 @@ pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_d
 	return G_SOURCE_CONTINUE;
 }
 
+typedef struct {
+	GSource source;
+	PalWorker *self; /* not a reference: the worker destroys its source */
+} PalWorkerInboxSource;
+
+static gboolean
+pal_worker_inbox_prepare(GSource *source, gint *timeout)
+{
+	*timeout = -1;
+	return g_atomic_int_get(&((PalWorkerInboxSource *)source)->self->inbox_ready) != 0;
+}
+
+static gboolean
+pal_worker_inbox_check(GSource *source)
+{
+	return g_atomic_int_get(&((PalWorkerInboxSource *)source)->self->inbox_ready) != 0;
+}
+
 static GSourceFuncs pal_worker_inbox_funcs = {
+    .prepare = pal_worker_inbox_prepare,
+    .check = pal_worker_inbox_check,
     .dispatch = pal_worker_inbox_dispatch,
 };
 
@@ -978,9 +1003,9 @@ pal_worker_init(PalWorker *self)
 	g_queue_init(&self->inbox);
 	self->context = g_main_context_new();
 	self->loop = g_main_loop_new(self->context, FALSE);
-	self->inbox_source = g_source_new(&pal_worker_inbox_funcs, sizeof(GSource));
+	self->inbox_source = g_source_new(&pal_worker_inbox_funcs, sizeof(PalWorkerInboxSource));
+	((PalWorkerInboxSource *)self->inbox_source)->self = self;
 	g_source_set_callback(self->inbox_source, NULL, self, NULL);
-	g_source_set_ready_time(self->inbox_source, -1);
 	g_source_attach(self->inbox_source, self->context);
 }
 
