@@ -235,22 +235,15 @@ pal_conn_park_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* the whole request (headers and body) is in: handlers bound their own work with deadlines
+ * (PLATFORM-NOTES 7). (A server signal, not got-headers/got-body handlers on every message: a
+ * signal connection per request takes GObject's global signal lock, which both workers
+ * contend for) */
 static void
-pal_http_listener_got_headers_cb(SoupServerMessage *msg, PalHttpListener *self)
+pal_http_listener_request_read_cb(SoupServer *server, SoupServerMessage *msg, PalHttpListener *self)
 {
 	PalConn *conn = pal_http_listener_lookup(self, msg);
 
-	/* the body must arrive within the header timeout too: a slow body is a slow request */
-	if (conn != NULL)
-		pal_conn_arm_timer(conn, self->header_timeout_s);
-}
-
-static void
-pal_http_listener_got_body_cb(SoupServerMessage *msg, PalHttpListener *self)
-{
-	PalConn *conn = pal_http_listener_lookup(self, msg);
-
-	/* handlers bound their own work with deadlines (PLATFORM-NOTES 7) */
 	if (conn != NULL)
 		pal_source_clear(&conn->timer);
 }
@@ -264,17 +257,9 @@ pal_http_listener_request_started_cb(SoupServer *server,
 
 	if (conn == NULL)
 		return;
+	/* headers and body together must arrive within the header timeout: a slow body is a slow
+	 * request */
 	pal_conn_arm_timer(conn, self->header_timeout_s);
-	g_signal_connect_object(msg,
-				"got-headers",
-				G_CALLBACK(pal_http_listener_got_headers_cb),
-				self,
-				0);
-	g_signal_connect_object(msg,
-				"got-body",
-				G_CALLBACK(pal_http_listener_got_body_cb),
-				self,
-				0);
 }
 
 static void
@@ -526,6 +511,10 @@ pal_http_listener_new(SoupServer *server,
 	g_signal_connect(server,
 			 "request-started",
 			 G_CALLBACK(pal_http_listener_request_started_cb),
+			 self);
+	g_signal_connect(server,
+			 "request-read",
+			 G_CALLBACK(pal_http_listener_request_read_cb),
 			 self);
 	g_signal_connect(server,
 			 "request-finished",

@@ -367,12 +367,33 @@ pal_worker_early_handler(SoupServer *server,
 		pal_worker_reject(self, msg, NULL, 413, "payload_too_large", m);
 		return;
 	}
-	/* count chunks into a bounded buffer instead */
+	/* a declared length within the limit bounds what libsoup accumulates: no chunk handler
+	 * needed (a signal connection per request takes GObject's global signal lock) */
+	if (soup_message_headers_get_encoding(hdrs) == SOUP_ENCODING_CONTENT_LENGTH) {
+		soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), TRUE);
+		return;
+	}
+	/* a chunked body: count chunks into a bounded buffer instead */
 	buf = g_new0(PalBodyBuf, 1);
 	buf->data = g_byte_array_new();
 	buf->max = self->max_body;
 	g_object_set_data_full(G_OBJECT(msg), "pal-body", buf, (GDestroyNotify)pal_body_buf_free);
 	g_signal_connect(msg, "got-chunk", G_CALLBACK(pal_worker_got_chunk_cb), buf);
+}
+
+/* the POST body the early handler let through, or NULL when it is over the limit */
+static GBytes *
+pal_worker_request_body(SoupServerMessage *msg)
+{
+	PalBodyBuf *buf = g_object_get_data(G_OBJECT(msg), "pal-body");
+
+	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST)
+		return NULL;
+	if (buf == NULL)
+		return soup_message_body_flatten(soup_server_message_get_request_body(msg));
+	if (buf->too_large)
+		return NULL;
+	return g_bytes_new(buf->data->data, buf->data->len);
 }
 
 static void
@@ -631,7 +652,7 @@ pal_worker_handle_message(PalWorker *self,
 {
 	g_autoptr(PalEndpointSet) endpoints = pal_daemon_dup_endpoints(self->daemon);
 	PalEndpoint *endpoint;
-	PalBodyBuf *buf;
+	g_autoptr(GBytes) body = NULL;
 	PalInboundError err = {0};
 	g_autoptr(PalMessage) message = NULL;
 	PalWorker *owner;
@@ -672,16 +693,16 @@ pal_worker_handle_message(PalWorker *self,
 		pal_worker_reject_inbound(self, msg, endpoint, &err);
 		return;
 	}
-	buf = g_object_get_data(G_OBJECT(msg), "pal-body");
-	if (buf == NULL || buf->too_large) {
+	body = pal_worker_request_body(msg);
+	if (body == NULL) {
 		g_autofree gchar *m = g_strdup_printf("request body exceeds the limit of %" G_GSIZE_FORMAT " bytes",
 						      self->max_body);
 		pal_worker_reject(self, msg, endpoint, 413, "payload_too_large", m);
 		return;
 	}
 	message = pal_inbound_parse(kind,
-				    (const gchar *)buf->data->data,
-				    buf->data->len,
+				    g_bytes_get_data(body, NULL),
+				    g_bytes_get_size(body),
 				    self->max_body,
 				    self->max_depth,
 				    &err);
@@ -694,14 +715,14 @@ pal_worker_handle_message(PalWorker *self,
 					       pal_message_get_user_id(message),
 					       pal_message_get_session_id(message));
 	/* bounded queues: past a limit the client retries later instead of memory growing */
-	owner = pal_daemon_admit(self->daemon, endpoint, session_key, buf->data->len, &code, &refusal);
+	owner = pal_daemon_admit(self->daemon, endpoint, session_key, g_bytes_get_size(body), &code, &refusal);
 	if (owner == NULL) {
 		pal_worker_reject(self, msg, endpoint, 429, code, refusal);
 		return;
 	}
 	/* journal before acknowledgement: the 202 goes out once the message is committed */
 	{
-		g_autoptr(GBytes) raw = g_bytes_new(buf->data->data, buf->data->len);
+		g_autoptr(GBytes) raw = g_bytes_ref(body);
 		g_autoptr(PalStoreJournalEntry) entry =
 		    pal_store_journal_entry_new(pal_message_get_input_id(message),
 						pal_endpoint_get_name(endpoint),
@@ -718,7 +739,7 @@ pal_worker_handle_message(PalWorker *self,
 		a->endpoint = g_object_ref(endpoint);
 		a->message = g_steal_pointer(&message);
 		a->session_key = g_steal_pointer(&session_key);
-		a->size = buf->data->len;
+		a->size = g_bytes_get_size(body);
 		a->legacy = legacy;
 		a->kind = kind;
 		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
@@ -734,7 +755,7 @@ pal_worker_handle_message(PalWorker *self,
 static void
 pal_worker_handle_legacy(PalWorker *self, SoupServerMessage *msg, GHashTable *query, PalMessageKind kind)
 {
-	PalBodyBuf *buf = g_object_get_data(G_OBJECT(msg), "pal-body");
+	g_autoptr(GBytes) body = NULL;
 	g_autoptr(JsonNode) root = NULL;
 	JsonNode *token = NULL;
 
@@ -742,15 +763,16 @@ pal_worker_handle_legacy(PalWorker *self, SoupServerMessage *msg, GHashTable *qu
 		pal_worker_reject(self, msg, NULL, 405, "method_not_allowed", "use POST");
 		return;
 	}
-	if (buf == NULL || buf->too_large) {
+	body = pal_worker_request_body(msg);
+	if (body == NULL) {
 		g_autofree gchar *m = g_strdup_printf("request body exceeds the limit of %" G_GSIZE_FORMAT " bytes",
 						      self->max_body);
 		pal_worker_reject(self, msg, NULL, 413, "payload_too_large", m);
 		return;
 	}
 	/* the same bounded parse as the message itself; its errors are reported by that */
-	root = pal_json_parse_bounded((const gchar *)buf->data->data,
-				      buf->data->len,
+	root = pal_json_parse_bounded(g_bytes_get_data(body, NULL),
+				      g_bytes_get_size(body),
 				      self->max_body,
 				      self->max_depth,
 				      "request body",
