@@ -7,6 +7,7 @@
 
 #include <libsoup/soup.h>
 
+#include "pal-http-chunked.h"
 #include "pal-webhook-client.h"
 
 #define PAL_WC_MAX_HEAD	    (64 * 1024)
@@ -57,15 +58,6 @@ typedef enum {
 	PAL_WC_BODY_EOF,
 } PalWcFraming;
 
-/* where a chunked body is: a size line, its data, the line end after the data, the trailer */
-typedef enum {
-	PAL_WC_CHUNK_SIZE,
-	PAL_WC_CHUNK_EXT,
-	PAL_WC_CHUNK_DATA,
-	PAL_WC_CHUNK_DATA_END,
-	PAL_WC_CHUNK_TRAILER_START,
-	PAL_WC_CHUNK_TRAILER_LINE,
-} PalWcChunkState;
 
 struct _PalWcRequest {
 	PalWebhookClient *self; /* not a reference: the task holds one */
@@ -87,14 +79,14 @@ struct _PalWcRequest {
 	GByteArray *buf; /* answer bytes read, not yet parsed */
 	gsize scanned;	 /* bytes of buf known not to end the headers */
 	gboolean answered; /* a byte of the answer arrived: never sent again */
+	GError *write_error; /* sending failed: the outcome unless an answer had come first */
 	/* the answer */
 	guint status;
 	gchar *retry_after;
 	gboolean keep_alive;
 	PalWcFraming framing;
 	guint64 left; /* body bytes (or chunk bytes) still to come */
-	PalWcChunkState chunk;
-	gboolean chunk_digits;
+	PalChunkedDecoder chunked;
 	gsize body_seen;
 };
 
@@ -303,6 +295,7 @@ pal_wc_request_free(PalWcRequest *r)
 	if (r->buf != NULL)
 		g_byte_array_unref(r->buf);
 	g_free(r->retry_after);
+	g_clear_error(&r->write_error);
 	g_free(r);
 }
 
@@ -358,6 +351,7 @@ pal_wc_request_failed(PalWcRequest *r, GError *error, const gchar *what)
 		pal_wc_request_stop_waiting(r);
 		pal_wc_conn_close(g_steal_pointer(&r->conn));
 		r->retried = TRUE;
+		g_clear_error(&r->write_error);
 		r->reused = FALSE;
 		r->written = 0;
 		g_byte_array_set_size(r->buf, 0);
@@ -424,7 +418,11 @@ pal_wc_request_write(PalWcRequest *r)
 			return;
 		}
 		if (ret == G_POLLABLE_RETURN_FAILED) {
-			pal_wc_request_failed(r, error, "cannot send the request");
+			/* a receiver may answer before it took the whole request (413, 401…) and
+			 * close: an answer already read by the system counts, not the write error */
+			r->write_error = error;
+			r->state = PAL_WC_HEAD;
+			pal_wc_request_read(r);
 			return;
 		}
 		r->written += done;
@@ -468,7 +466,7 @@ pal_wc_request_parse_head(PalWcRequest *r, gsize head_len, gsize total, GError *
 		switch (soup_message_headers_get_encoding(hdrs)) {
 		case SOUP_ENCODING_CHUNKED:
 			r->framing = PAL_WC_BODY_CHUNKED;
-			r->chunk = PAL_WC_CHUNK_SIZE;
+			pal_chunked_decoder_init(&r->chunked);
 			break;
 		case SOUP_ENCODING_CONTENT_LENGTH:
 			r->framing = PAL_WC_BODY_LENGTH;
@@ -491,91 +489,6 @@ pal_wc_request_parse_head(PalWcRequest *r, gsize head_len, gsize total, GError *
 	return TRUE;
 }
 
-/* reads past a chunked body; TRUE at its end (*used: bytes of @data that belong to it) */
-static gboolean
-pal_wc_request_skip_chunked(PalWcRequest *r, const guint8 *data, gsize len, gsize *used, GError **error)
-{
-	gsize i = 0;
-
-	while (i < len) {
-		guint8 c = data[i];
-
-		switch (r->chunk) {
-		case PAL_WC_CHUNK_SIZE:
-			if (g_ascii_isxdigit(c)) {
-				if (r->left > (G_MAXUINT64 >> 4))
-					goto bad;
-				r->left = (r->left << 4) | (guint64)g_ascii_xdigit_value((gchar)c);
-				r->chunk_digits = TRUE;
-				i++;
-				break;
-			}
-			if (c == ';' || c == ' ' || c == '\t') {
-				r->chunk = PAL_WC_CHUNK_EXT;
-				i++;
-				break;
-			}
-			if (c == '\r') {
-				i++;
-				break;
-			}
-			if (c != '\n' || !r->chunk_digits)
-				goto bad;
-			G_GNUC_FALLTHROUGH;
-		case PAL_WC_CHUNK_EXT:
-			if (c != '\n') {
-				i++;
-				break;
-			}
-			i++;
-			if (!r->chunk_digits)
-				goto bad;
-			r->chunk_digits = FALSE;
-			r->chunk = r->left == 0 ? PAL_WC_CHUNK_TRAILER_START : PAL_WC_CHUNK_DATA;
-			break;
-		case PAL_WC_CHUNK_DATA: {
-			gsize take = (gsize)MIN((guint64)(len - i), r->left);
-			i += take;
-			r->left -= take;
-			if (r->left == 0)
-				r->chunk = PAL_WC_CHUNK_DATA_END;
-			break;
-		}
-		case PAL_WC_CHUNK_DATA_END:
-			if (c == '\r') {
-				i++;
-				break;
-			}
-			if (c != '\n')
-				goto bad;
-			i++;
-			r->chunk = PAL_WC_CHUNK_SIZE;
-			break;
-		case PAL_WC_CHUNK_TRAILER_START:
-			i++;
-			if (c == '\n') {
-				*used = i;
-				return TRUE;
-			}
-			if (c != '\r')
-				r->chunk = PAL_WC_CHUNK_TRAILER_LINE;
-			break;
-		case PAL_WC_CHUNK_TRAILER_LINE:
-			i++;
-			if (c == '\n')
-				r->chunk = PAL_WC_CHUNK_TRAILER_START;
-			break;
-		default:
-			g_assert_not_reached();
-		}
-	}
-	*used = i;
-	return FALSE;
-bad:
-	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the answer's chunked body is malformed");
-	return FALSE;
-}
-
 /* reads past body bytes; TRUE when the answer is complete */
 static gboolean
 pal_wc_request_skip_body(PalWcRequest *r, const guint8 *data, gsize len, GError **error)
@@ -593,11 +506,13 @@ pal_wc_request_skip_body(PalWcRequest *r, const guint8 *data, gsize len, GError 
 		r->left -= used;
 		done = r->left == 0;
 		break;
-	case PAL_WC_BODY_CHUNKED:
-		done = pal_wc_request_skip_chunked(r, data, len, &used, error);
-		if (!done && used < len) /* malformed */
+	case PAL_WC_BODY_CHUNKED: {
+		gssize n = pal_chunked_decoder_feed(&r->chunked, data, len, NULL, &done, error);
+		if (n < 0)
 			return FALSE;
+		used = (gsize)n;
 		break;
+	}
 	case PAL_WC_BODY_EOF:
 	default:
 		break;
@@ -685,6 +600,18 @@ pal_wc_request_read(PalWcRequest *r)
 		g_byte_array_set_size(r->buf, old + (guint)MAX(n, 0));
 		if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
 			g_error_free(error);
+			if (r->write_error != NULL) {
+				pal_wc_request_failed(r, g_steal_pointer(&r->write_error), "cannot send the request");
+				return;
+			}
+			/* only an interim answer (100 Continue) came while the request was being
+			 * sent: the receiver waits for the rest of it */
+			if (r->state == PAL_WC_HEAD &&
+			    r->written < g_bytes_get_size(r->head) + g_bytes_get_size(r->body)) {
+				r->state = PAL_WC_WRITE;
+				pal_wc_request_write(r);
+				return;
+			}
 			pal_wc_request_wait(r);
 			return;
 		}
@@ -695,6 +622,11 @@ pal_wc_request_read(PalWcRequest *r)
 				g_clear_error(&error);
 				r->keep_alive = FALSE;
 				pal_wc_request_complete(r, NULL);
+				return;
+			}
+			if (r->write_error != NULL && !r->answered) {
+				g_clear_error(&error);
+				pal_wc_request_failed(r, g_steal_pointer(&r->write_error), "cannot send the request");
 				return;
 			}
 			if (error == NULL)
@@ -879,6 +811,13 @@ pal_webhook_client_post_async(PalWebhookClient *self,
 	g_task_set_source_tag(task, pal_webhook_client_post_async);
 	if (self->aborted) {
 		g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "delivery stopped");
+		return;
+	}
+	if (content_type != NULL && !pal_wc_is_token_text(content_type)) {
+		g_task_return_new_error(task,
+					G_IO_ERROR,
+					G_IO_ERROR_INVALID_ARGUMENT,
+					"the Content-Type cannot be sent: it has a line break");
 		return;
 	}
 	target = pal_wc_target_get(self, url, &cached, &error);

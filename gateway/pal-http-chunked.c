@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include "pal-http-chunked.h"
+
+/* where a chunked body is: a size line, its extension, data, the line end after the data, the
+ * trailer */
+enum {
+	PAL_CHUNK_SIZE,
+	PAL_CHUNK_EXT,
+	PAL_CHUNK_DATA,
+	PAL_CHUNK_DATA_END,
+	PAL_CHUNK_TRAILER_START,
+	PAL_CHUNK_TRAILER_LINE,
+};
+
+void
+pal_chunked_decoder_init(PalChunkedDecoder *d)
+{
+	d->state = PAL_CHUNK_SIZE;
+	d->left = 0;
+	d->digits = FALSE;
+}
+
+gssize
+pal_chunked_decoder_feed(PalChunkedDecoder *d,
+			 const guint8 *data,
+			 gsize len,
+			 GByteArray *out,
+			 gboolean *done,
+			 GError **error)
+{
+	gsize i = 0;
+
+	*done = FALSE;
+	while (i < len) {
+		guint8 c = data[i];
+
+		switch (d->state) {
+		case PAL_CHUNK_SIZE:
+			if (g_ascii_isxdigit(c)) {
+				/* a size that does not fit is not a size */
+				if (d->left > (G_MAXUINT64 >> 4))
+					goto bad;
+				d->left = (d->left << 4) | (guint64)g_ascii_xdigit_value((gchar)c);
+				d->digits = TRUE;
+				i++;
+				break;
+			}
+			if (c == ';' || c == ' ' || c == '\t') {
+				d->state = PAL_CHUNK_EXT;
+				i++;
+				break;
+			}
+			if (c == '\r') {
+				i++;
+				break;
+			}
+			if (c != '\n')
+				goto bad;
+			G_GNUC_FALLTHROUGH;
+		case PAL_CHUNK_EXT:
+			i++;
+			if (c != '\n')
+				break;
+			if (!d->digits)
+				goto bad;
+			d->digits = FALSE;
+			d->state = d->left == 0 ? PAL_CHUNK_TRAILER_START : PAL_CHUNK_DATA;
+			break;
+		case PAL_CHUNK_DATA: {
+			gsize take = (gsize)MIN((guint64)(len - i), d->left);
+			if (out != NULL)
+				g_byte_array_append(out, data + i, (guint)take);
+			i += take;
+			d->left -= take;
+			if (d->left == 0)
+				d->state = PAL_CHUNK_DATA_END;
+			break;
+		}
+		case PAL_CHUNK_DATA_END:
+			i++;
+			if (c == '\r')
+				break;
+			if (c != '\n')
+				goto bad;
+			d->state = PAL_CHUNK_SIZE;
+			break;
+		case PAL_CHUNK_TRAILER_START:
+			i++;
+			if (c == '\n') {
+				*done = TRUE;
+				return (gssize)i;
+			}
+			if (c != '\r')
+				d->state = PAL_CHUNK_TRAILER_LINE;
+			break;
+		case PAL_CHUNK_TRAILER_LINE:
+		default:
+			i++;
+			if (c == '\n')
+				d->state = PAL_CHUNK_TRAILER_START;
+			break;
+		}
+	}
+	return (gssize)i;
+bad:
+	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "malformed chunked body");
+	return -1;
+}
