@@ -7,7 +7,6 @@
 #include "pal-store-sqlite.h"
 #include <string.h>
 
-#include "pal-http-listener.h"
 #include "pal-json-util.h"
 #include "pal-util.h"
 

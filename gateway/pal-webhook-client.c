@@ -7,7 +7,7 @@
 
 #include <libsoup/soup.h>
 
-#include "pal-http-chunked.h"
+#include "pal-http-framing.h"
 #include "pal-webhook-client.h"
 
 #define PAL_WC_MAX_HEAD	    (64 * 1024)
@@ -530,28 +530,6 @@ pal_wc_request_skip_body(PalWcRequest *r, const guint8 *data, gsize len, GError 
 	return done;
 }
 
-/* where the headers end in buf (after the blank line), or 0; *head_len: up to the blank line */
-static gsize
-pal_wc_find_head_end(PalWcRequest *r, gsize *head_len)
-{
-	const guint8 *data = r->buf->data;
-	gsize len = r->buf->len;
-
-	for (gsize i = r->scanned; i < len; i++) {
-		if (data[i] != '\n')
-			continue;
-		if (i + 1 < len && data[i + 1] == '\n') {
-			*head_len = i + 1;
-			return i + 2;
-		}
-		if (i + 2 < len && data[i + 1] == '\r' && data[i + 2] == '\n') {
-			*head_len = i + 1;
-			return i + 3;
-		}
-	}
-	r->scanned = len > 2 ? len - 2 : 0;
-	return 0;
-}
 
 /* what the bytes read so far make of the answer; TRUE when it is complete */
 static gboolean
@@ -559,7 +537,7 @@ pal_wc_request_parse(PalWcRequest *r, GError **error)
 {
 	while (r->state == PAL_WC_HEAD) {
 		gsize head_len = 0;
-		gsize end = pal_wc_find_head_end(r, &head_len);
+		gsize end = pal_http_find_head_end(r->buf->data, r->buf->len, &r->scanned, &head_len);
 
 		if (end == 0) {
 			if (r->buf->len > PAL_WC_MAX_HEAD) {

@@ -5,7 +5,7 @@
 
 #include "pal-daemon.h"
 #include "pal-delivery.h"
-#include "pal-http-listener.h"
+#include "pal-http-server.h"
 #include "pal-inbound.h"
 #include "pal-json-util.h"
 #include "pal-pipeline.h"
@@ -38,8 +38,7 @@ struct _PalWorker {
 	GMainContext *context;
 	GMainLoop *loop;
 	/* owned by the worker thread */
-	SoupServer *server;
-	PalHttpListener *listener;
+	PalHttpServer *server;
 	PalDelivery *delivery;
 	PalPipeline *pipeline;
 	gsize max_body;
@@ -204,7 +203,7 @@ pal_worker_inbox_dispatch(GSource *source, GSourceFunc callback, gpointer user_d
 			pal_pipeline_reload(self->pipeline);
 			break;
 		case PAL_WORKER_JOB_STOP_ACCEPTING:
-			pal_http_listener_stop_accepting(self->listener);
+			pal_http_server_stop_accepting(self->server);
 			break;
 		case PAL_WORKER_JOB_QUIT:
 			g_main_loop_quit(self->loop);
@@ -244,25 +243,16 @@ static GSourceFuncs pal_worker_inbox_funcs = {
 /* HTTP */
 
 static void
-pal_worker_respond(SoupServerMessage *msg, guint status, const gchar *json)
+pal_worker_respond(PalHttpExchange *msg, guint status, const gchar *json)
 {
-	/* libsoup closes such a connection after the response but does not say so (RFC 9112
-	 * §9.6 asks the server to) */
-	if (soup_message_headers_header_contains(soup_server_message_get_request_headers(msg),
-						 "Connection",
-						 "close"))
-		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-					     "Connection",
-					     "close");
-	soup_server_message_set_status(msg, status, NULL);
-	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, json, strlen(json));
+	pal_http_exchange_respond(msg, status, "application/json", json, strlen(json));
 }
 
 static void
-pal_worker_respond_error(SoupServerMessage *msg, PalInboundError *err)
+pal_worker_respond_error(PalHttpExchange *msg, PalInboundError *err)
 {
 	g_autofree gchar *json = pal_inbound_error_to_json(err);
-	SoupMessageHeaders *hdrs = soup_server_message_get_response_headers(msg);
+	SoupMessageHeaders *hdrs = pal_http_exchange_get_response_headers(msg);
 
 	if (err->status == 429 || err->status == 503)
 		soup_message_headers_replace(hdrs, "Retry-After", "1");
@@ -274,7 +264,7 @@ pal_worker_respond_error(SoupServerMessage *msg, PalInboundError *err)
 }
 
 static void
-pal_worker_fail(SoupServerMessage *msg,
+pal_worker_fail(PalHttpExchange *msg,
 		guint status,
 		const gchar *code,
 		const gchar *field,
@@ -290,7 +280,7 @@ pal_worker_fail(SoupServerMessage *msg,
 /* a refused message, counted for the endpoint's statistics (@endpoint NULL: none known) */
 static void
 pal_worker_reject(PalWorker *self,
-		  SoupServerMessage *msg,
+		  PalHttpExchange *msg,
 		  PalEndpoint *endpoint,
 		  guint status,
 		  const gchar *code,
@@ -303,7 +293,7 @@ pal_worker_reject(PalWorker *self,
 }
 
 static void
-pal_worker_reject_inbound(PalWorker *self, SoupServerMessage *msg, PalEndpoint *endpoint, PalInboundError *err)
+pal_worker_reject_inbound(PalWorker *self, PalHttpExchange *msg, PalEndpoint *endpoint, PalInboundError *err)
 {
 	pal_stats_rejected(pal_daemon_get_stats(self->daemon),
 			   endpoint != NULL ? pal_endpoint_get_name(endpoint) : NULL,
@@ -312,99 +302,27 @@ pal_worker_reject_inbound(PalWorker *self, SoupServerMessage *msg, PalEndpoint *
 	pal_inbound_error_clear(err);
 }
 
-/* bounded body accumulation: libsoup 3.2 has no body limit (PLATFORM-NOTES 5) */
-typedef struct {
-	GByteArray *data;
-	gsize max;
-	gboolean too_large;
-} PalBodyBuf;
-
-static void
-pal_body_buf_free(PalBodyBuf *buf)
-{
-	g_byte_array_unref(buf->data);
-	g_free(buf);
-}
-
-static void
-pal_worker_got_chunk_cb(SoupServerMessage *msg, GBytes *chunk, PalBodyBuf *buf)
-{
-	gsize len = g_bytes_get_size(chunk);
-
-	if (buf->too_large)
-		return;
-	if (buf->data->len + len > buf->max) {
-		buf->too_large = TRUE;
-		g_byte_array_set_size(buf->data, 0);
-		return;
-	}
-	g_byte_array_append(buf->data, g_bytes_get_data(chunk, NULL), len);
-}
-
-static void
-pal_worker_early_handler(SoupServer *server,
-			 SoupServerMessage *msg,
-			 const char *path,
-			 GHashTable *query,
-			 gpointer user_data)
-{
-	PalWorker *self = user_data;
-	SoupMessageHeaders *hdrs = soup_server_message_get_request_headers(msg);
-	goffset declared = soup_message_headers_get_content_length(hdrs);
-	PalBodyBuf *buf;
-
-	/* never let libsoup accumulate, whatever the method: it would buffer any body, even one
-	 * we refuse; only POST bodies are kept, in a bounded buffer */
-	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
-	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST)
-		return;
-	if (soup_message_headers_get_encoding(hdrs) == SOUP_ENCODING_CONTENT_LENGTH &&
-	    declared > (goffset)self->max_body) {
-		g_autofree gchar *m = g_strdup_printf("request body of %" G_GOFFSET_FORMAT
-						      " bytes exceeds the limit of %" G_GSIZE_FORMAT " bytes",
-						      declared,
-						      self->max_body);
-		pal_worker_reject(self, msg, NULL, 413, "payload_too_large", m);
-		return;
-	}
-	/* a declared length within the limit bounds what libsoup accumulates: no chunk handler
-	 * needed (a signal connection per request takes GObject's global signal lock) */
-	if (soup_message_headers_get_encoding(hdrs) == SOUP_ENCODING_CONTENT_LENGTH) {
-		soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), TRUE);
-		return;
-	}
-	/* a chunked body: count chunks into a bounded buffer instead */
-	buf = g_new0(PalBodyBuf, 1);
-	buf->data = g_byte_array_new();
-	buf->max = self->max_body;
-	g_object_set_data_full(G_OBJECT(msg), "pal-body", buf, (GDestroyNotify)pal_body_buf_free);
-	g_signal_connect(msg, "got-chunk", G_CALLBACK(pal_worker_got_chunk_cb), buf);
-}
-
-/* the POST body the early handler let through, or NULL when it is over the limit */
+/* the POST body, or NULL when it was over the limit (the server read none of it) */
 static GBytes *
-pal_worker_request_body(SoupServerMessage *msg)
+pal_worker_request_body(PalHttpExchange *msg)
 {
-	PalBodyBuf *buf = g_object_get_data(G_OBJECT(msg), "pal-body");
+	GBytes *body;
 
-	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST)
+	if (pal_http_exchange_get_body_too_large(msg))
 		return NULL;
-	if (buf == NULL)
-		return soup_message_body_flatten(soup_server_message_get_request_body(msg));
-	if (buf->too_large)
-		return NULL;
-	return g_bytes_new(buf->data->data, buf->data->len);
+	body = pal_http_exchange_get_body(msg);
+	return body != NULL ? g_bytes_ref(body) : g_bytes_new_static("", 0);
 }
 
 static void
-pal_worker_handle_health(PalWorker *self, SoupServerMessage *msg, gboolean ready_check)
+pal_worker_handle_health(PalWorker *self, PalHttpExchange *msg, gboolean ready_check)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (soup_server_message_get_method(msg) != SOUP_METHOD_GET &&
-	    soup_server_message_get_method(msg) != SOUP_METHOD_HEAD) {
+	if (!g_str_equal(pal_http_exchange_get_method(msg), "GET") &&
+	    !g_str_equal(pal_http_exchange_get_method(msg), "HEAD")) {
+		soup_message_headers_replace(pal_http_exchange_get_response_headers(msg), "Allow", "GET");
 		pal_worker_fail(msg, 405, "method_not_allowed", NULL, "use GET");
-		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET");
 		return;
 	}
 	if (!ready_check) {
@@ -424,7 +342,7 @@ pal_worker_handle_health(PalWorker *self, SoupServerMessage *msg, gboolean ready
 }
 
 static gboolean
-pal_worker_check_webhook_key(PalEndpoint *endpoint, SoupServerMessage *msg)
+pal_worker_check_webhook_key(PalEndpoint *endpoint, PalHttpExchange *msg)
 {
 	GStrv keys = pal_endpoint_get_webhook_keys(endpoint);
 	const gchar *given;
@@ -432,7 +350,7 @@ pal_worker_check_webhook_key(PalEndpoint *endpoint, SoupServerMessage *msg)
 
 	if (keys == NULL || keys[0] == NULL)
 		return TRUE;
-	given = soup_message_headers_get_one(soup_server_message_get_request_headers(msg),
+	given = soup_message_headers_get_one(pal_http_exchange_get_request_headers(msg),
 					     "X-Webhook-Key");
 	if (given == NULL)
 		return FALSE;
@@ -445,26 +363,15 @@ pal_worker_check_webhook_key(PalEndpoint *endpoint, SoupServerMessage *msg)
 /* a message waiting for its journal commit, its HTTP request paused meanwhile */
 typedef struct {
 	PalWorker *self;
-	SoupServerMessage *msg;
+	PalHttpExchange *msg;
 	PalWorker *owner;
 	PalEndpoint *endpoint;
 	PalMessage *message;
 	gchar *session_key;
 	gsize size;
-	gulong finished_id;
-	gulong disconnected_id;
-	gboolean finished; /* the client went away: never unpause after "finished" */
 	gboolean legacy;   /* /new/v2.0/endpoint/…: the hosted product's success answer */
 	PalMessageKind kind;
 } PalAccept;
-
-/* "finished", or "disconnected" (libsoup 3.2 drops a paused message's I/O on disconnect
- * without "finished"): either way, the message must not be unpaused any more */
-static void
-pal_accept_finished_cb(SoupServerMessage *msg, PalAccept *a)
-{
-	a->finished = TRUE;
-}
 
 static void
 pal_accept_free(PalAccept *a);
@@ -479,7 +386,7 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	if (!pal_store_journal_append_finish(PAL_STORE(source), res, &error)) {
 		gboolean busy = g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY);
 
-		if (!a->finished) {
+		if (!pal_http_exchange_is_gone(a->msg)) {
 			g_autofree gchar *m = g_strdup_printf("the message could not be stored: %s", error->message);
 			pal_worker_reject(a->self,
 					  a->msg,
@@ -505,18 +412,16 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 		pal_stats_accepted(pal_daemon_get_stats(a->self->daemon), pal_endpoint_get_name(a->endpoint));
 		if (!pal_worker_post_message(a->owner, a->endpoint, g_steal_pointer(&a->message), a->size))
 			g_debug("message journaled during shutdown: it runs at the next start");
-		if (!a->finished && a->legacy)
+		if (!pal_http_exchange_is_gone(a->msg) && a->legacy)
 			/* the hosted product's answers, word for word (sic) */
 			pal_worker_respond(a->msg,
 					   200,
 					   a->kind == PAL_MESSAGE_KIND_NOTIFY
 					       ? "\"Sucessfully sent message to user\""
 					       : "\"Message was sent to AI for Flow processing\"");
-		else if (!a->finished)
+		else if (!pal_http_exchange_is_gone(a->msg))
 			pal_worker_respond(a->msg, 202, answer);
 	}
-	if (!a->finished)
-		soup_server_message_unpause(a->msg);
 	g_atomic_int_add(&a->self->in_journal, -1);
 	pal_accept_free(a);
 }
@@ -551,9 +456,7 @@ pal_worker_journal_append(PalWorker *self, PalAccept *a, PalStoreJournalEntry *e
 static void
 pal_accept_free(PalAccept *a)
 {
-	g_signal_handler_disconnect(a->msg, a->finished_id);
-	g_signal_handler_disconnect(a->msg, a->disconnected_id);
-	g_object_unref(a->msg);
+	pal_http_exchange_unref(a->msg);
 	g_object_unref(a->endpoint);
 	g_clear_object(&a->message);
 	g_free(a->session_key);
@@ -571,7 +474,7 @@ pal_worker_release_waiting(PalWorker *self, gboolean all)
 	PalWait *w;
 
 	while ((w = g_queue_pop_head(&self->waiting)) != NULL) {
-		if (w->a->finished) {
+		if (pal_http_exchange_is_gone(w->a->msg)) {
 			/* the client went away while it waited: nothing was accepted */
 			pal_accept_free(w->a);
 		} else if (all || now >= w->deadline || pal_worker_get_pressure(w->a->owner) < self->wait_above) {
@@ -627,10 +530,10 @@ pal_worker_journal_or_wait(PalWorker *self, PalAccept *a, PalStoreJournalEntry *
 /* the management API key of the legacy routes: X-API-Key or ?api_key=, one of the endpoint's
  * auth.apiKeys; an endpoint without keys takes no such request */
 static gboolean
-pal_worker_check_api_key(PalEndpoint *endpoint, SoupServerMessage *msg, GHashTable *query)
+pal_worker_check_api_key(PalEndpoint *endpoint, PalHttpExchange *msg, GHashTable *query)
 {
 	GStrv keys = pal_endpoint_get_api_keys(endpoint);
-	const gchar *given = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "X-API-Key");
+	const gchar *given = soup_message_headers_get_one(pal_http_exchange_get_request_headers(msg), "X-API-Key");
 	gboolean ok = FALSE;
 
 	if (given == NULL && query != NULL)
@@ -644,7 +547,7 @@ pal_worker_check_api_key(PalEndpoint *endpoint, SoupServerMessage *msg, GHashTab
 
 static void
 pal_worker_handle_message(PalWorker *self,
-			  SoupServerMessage *msg,
+			  PalHttpExchange *msg,
 			  const gchar *token,
 			  PalMessageKind kind,
 			  gboolean legacy,
@@ -669,7 +572,7 @@ pal_worker_handle_message(PalWorker *self,
 		pal_worker_reject(self, msg, NULL, 404, "unknown_endpoint", "no endpoint has this URL");
 		return;
 	}
-	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST) {
+	if (!g_str_equal(pal_http_exchange_get_method(msg), "POST")) {
 		pal_worker_reject(self, msg, endpoint, 405, "method_not_allowed", "use POST");
 		return;
 	}
@@ -688,7 +591,7 @@ pal_worker_handle_message(PalWorker *self,
 		return;
 	}
 	if (!pal_inbound_check_content_type(
-		soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Content-Type"),
+		soup_message_headers_get_one(pal_http_exchange_get_request_headers(msg), "Content-Type"),
 		&err)) {
 		pal_worker_reject_inbound(self, msg, endpoint, &err);
 		return;
@@ -734,7 +637,7 @@ pal_worker_handle_message(PalWorker *self,
 		PalAccept *a = g_new0(PalAccept, 1);
 
 		a->self = g_object_ref(self);
-		a->msg = g_object_ref(msg);
+		a->msg = pal_http_exchange_ref(msg);
 		a->owner = owner;
 		a->endpoint = g_object_ref(endpoint);
 		a->message = g_steal_pointer(&message);
@@ -742,10 +645,6 @@ pal_worker_handle_message(PalWorker *self,
 		a->size = g_bytes_get_size(body);
 		a->legacy = legacy;
 		a->kind = kind;
-		a->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(pal_accept_finished_cb), a);
-		a->disconnected_id =
-		    g_signal_connect(msg, "disconnected", G_CALLBACK(pal_accept_finished_cb), a);
-		soup_server_message_pause(msg);
 		pal_worker_journal_or_wait(self, a, g_steal_pointer(&entry));
 	}
 }
@@ -753,13 +652,13 @@ pal_worker_handle_message(PalWorker *self,
 /* the hosted product's management routes (DESIGN.md §1.2): the URL token is in the body, the
  * API key in X-API-Key or ?api_key= */
 static void
-pal_worker_handle_legacy(PalWorker *self, SoupServerMessage *msg, GHashTable *query, PalMessageKind kind)
+pal_worker_handle_legacy(PalWorker *self, PalHttpExchange *msg, GHashTable *query, PalMessageKind kind)
 {
 	g_autoptr(GBytes) body = NULL;
 	g_autoptr(JsonNode) root = NULL;
 	JsonNode *token = NULL;
 
-	if (soup_server_message_get_method(msg) != SOUP_METHOD_POST) {
+	if (!g_str_equal(pal_http_exchange_get_method(msg), "POST")) {
 		pal_worker_reject(self, msg, NULL, 405, "method_not_allowed", "use POST");
 		return;
 	}
@@ -789,17 +688,27 @@ pal_worker_handle_legacy(PalWorker *self, SoupServerMessage *msg, GHashTable *qu
 }
 
 static void
-pal_worker_handler(SoupServer *server,
-		   SoupServerMessage *msg,
-		   const char *path,
-		   GHashTable *query,
-		   gpointer user_data)
+pal_worker_handler(PalHttpExchange *msg, gpointer user_data)
 {
 	PalWorker *self = user_data;
+	const gchar *path = pal_http_exchange_get_path(msg);
+	GHashTable *query = pal_http_exchange_get_query(msg);
+	const gchar *problem = NULL;
+	guint error_status = pal_http_exchange_get_error(msg, &problem);
 
-	/* the early handler may have answered already (413 by Content-Length) */
-	if (soup_server_message_get_status(msg) != 0 && soup_server_message_get_status(msg) != SOUP_STATUS_NONE)
+	/* a request the server could not take as HTTP/1 */
+	if (error_status != 0) {
+		pal_worker_reject(self,
+				  msg,
+				  NULL,
+				  error_status,
+				  error_status == 431   ? "headers_too_large"
+				  : error_status == 501 ? "not_implemented"
+				  : error_status == 505 ? "http_version_not_supported"
+							: "bad_request",
+				  problem);
 		return;
+	}
 	if (g_strcmp0(path, "/healthz") == 0) {
 		pal_worker_handle_health(self, msg, FALSE);
 		return;
@@ -846,13 +755,12 @@ pal_worker_setup(PalWorker *self, GError **error)
 	self->wait_above = MAX(64u, 2 * pal_config_get_delivery_max_conns_per_host(config));
 	/* everything below attaches to the thread-default context pushed by the caller
 	 * (PLATFORM-NOTES 1 and 11) */
-	self->server = soup_server_new("server-header", "palaver/" PACKAGE_VERSION " ", NULL);
-	soup_server_add_early_handler(self->server, NULL, pal_worker_early_handler, self, NULL);
-	soup_server_add_handler(self->server, NULL, pal_worker_handler, self, NULL);
-	self->listener = pal_http_listener_new(self->server,
-					       pal_config_get_header_timeout(config),
-					       pal_config_get_idle_timeout(config),
-					       pal_config_get_max_connections(config));
+	self->server = pal_http_server_new(pal_worker_handler,
+					   self,
+					   pal_config_get_header_timeout(config),
+					   pal_config_get_idle_timeout(config),
+					   pal_config_get_max_connections(config),
+					   self->max_body);
 	self->delivery = pal_delivery_new(pal_config_get_delivery_max_conns(config),
 					  pal_config_get_delivery_max_conns_per_host(config),
 					  pal_daemon_get_store(self->daemon),
@@ -878,7 +786,7 @@ pal_worker_setup(PalWorker *self, GError **error)
 			port = self->ports[i];
 		addr = strchr(host, ':') != NULL ? g_strdup_printf("[%s]:%u", host, port)
 						 : g_strdup_printf("%s:%u", host, port);
-		if (!pal_http_listener_add_address(self->listener, addr, &self->ports[i], error))
+		if (!pal_http_server_add_address(self->server, addr, &self->ports[i], error))
 			return FALSE;
 	}
 	return TRUE;
@@ -903,8 +811,8 @@ pal_worker_thread(gpointer data)
 	g_mutex_lock(&self->lock);
 	self->stopped = TRUE;
 	g_mutex_unlock(&self->lock);
-	if (self->listener != NULL)
-		pal_http_listener_stop_accepting(self->listener);
+	if (self->server != NULL)
+		pal_http_server_stop_accepting(self->server);
 	/* requests held back by the intake back-pressure are journaled and answered now */
 	pal_worker_release_waiting(self, TRUE);
 	if (self->wait_source != NULL) {
@@ -917,8 +825,8 @@ pal_worker_thread(gpointer data)
 		while (g_get_monotonic_time() < deadline && g_atomic_int_get(&self->in_journal) > 0)
 			g_main_context_iteration(self->context, TRUE);
 	}
-	if (self->listener != NULL)
-		pal_http_listener_close_all(self->listener);
+	if (self->server != NULL)
+		pal_http_server_close_all(self->server);
 	if (self->pipeline != NULL)
 		pal_pipeline_shutdown(self->pipeline);
 	if (self->delivery != NULL)
@@ -934,11 +842,8 @@ pal_worker_thread(gpointer data)
 	}
 	if (self->delivery != NULL)
 		pal_delivery_close_session(self->delivery);
-	if (self->server != NULL)
-		soup_server_disconnect(self->server);
 	while (g_main_context_iteration(self->context, FALSE))
 		;
-	g_clear_object(&self->listener);
 	g_clear_object(&self->server);
 	/* pipeline and delivery stay until finalize: other threads read their counters */
 	g_main_context_pop_thread_default(self->context);

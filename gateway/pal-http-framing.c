@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "pal-http-chunked.h"
+#include "pal-http-framing.h"
 
 /* where a chunked body is: a size line, its extension, data, the line end after the data, the
  * trailer */
@@ -15,6 +15,25 @@ enum {
 	PAL_CHUNK_TRAILER_START,
 	PAL_CHUNK_TRAILER_LINE,
 };
+
+gsize
+pal_http_find_head_end(const guint8 *data, gsize len, gsize *scanned, gsize *head_len)
+{
+	for (gsize i = *scanned; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		if (i + 1 < len && data[i + 1] == '\n') {
+			*head_len = i + 1;
+			return i + 2;
+		}
+		if (i + 2 < len && data[i + 1] == '\r' && data[i + 2] == '\n') {
+			*head_len = i + 1;
+			return i + 3;
+		}
+	}
+	*scanned = len > 2 ? len - 2 : 0;
+	return 0;
+}
 
 void
 pal_chunked_decoder_init(PalChunkedDecoder *d)

@@ -5,6 +5,13 @@
 
 G_BEGIN_DECLS
 
+/* Where an HTTP/1 head (start line and headers) ends in @data: the offset after its blank line
+ * (CRLF or a bare LF), or 0 while it is incomplete. *@head_len: its length up to the blank line
+ * (what soup_headers_parse_*() take); *@scanned: where the next search may start, kept between
+ * calls as more bytes arrive */
+gsize
+pal_http_find_head_end(const guint8 *data, gsize len, gsize *scanned, gsize *head_len);
+
 /* A decoder of HTTP/1.1 chunked bodies (RFC 9112 §7.1), fed as bytes arrive: size lines (chunk
  * extensions ignored), data, and the trailer section (dropped). Shared by the webhook client
  * (answers) and the HTTP server (requests). */
