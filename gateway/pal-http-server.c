@@ -57,6 +57,11 @@ struct _PalHttpConn {
 	PalHttpExchange *ex; /* the request being read or handled (a reference) */
 	gint64 deadline;     /* monotonic; 0: none (a handler is working) */
 	gboolean close_after;
+	/* parsing: answers written meanwhile (a handler that answers at once) do not parse the next
+	 * request from inside (pipelined requests would recurse once each), and a close waits for
+	 * the parse to unwind */
+	gboolean in_process;
+	gboolean dead;
 	gboolean keep_body;
 	gboolean chunked;
 	guint64 body_left; /* Content-Length bytes still to read */
@@ -226,7 +231,7 @@ pal_http_exchange_respond(PalHttpExchange *ex,
 	const gchar *value;
 	const gchar *phrase;
 
-	if (ex->responded || conn == NULL)
+	if (ex->responded || conn == NULL || conn->dead)
 		return;
 	ex->responded = TRUE;
 	/* an answer before the whole body was read leaves the rest unread: the connection
@@ -288,6 +293,10 @@ pal_http_conn_free(PalHttpConn *conn)
 static void
 pal_http_conn_close(PalHttpConn *conn)
 {
+	if (conn->in_process) {
+		conn->dead = TRUE;
+		return;
+	}
 	g_hash_table_remove(conn->server->conns, conn);
 }
 
@@ -313,6 +322,7 @@ pal_http_conn_next(PalHttpConn *conn)
 		return;
 	}
 	if (conn->ex != NULL) {
+		conn->ex->conn = NULL; /* answered: nothing more goes to this connection */
 		pal_http_exchange_unref(conn->ex);
 		conn->ex = NULL;
 	}
@@ -327,7 +337,8 @@ pal_http_conn_next(PalHttpConn *conn)
 	conn->deadline = g_get_monotonic_time() + (conn->in->len > 0 ? self->header_timeout_us : self->idle_timeout_us);
 	if (conn->watch == NULL)
 		pal_http_conn_watch(conn);
-	pal_http_conn_process(conn);
+	if (!conn->in_process)
+		pal_http_conn_process(conn);
 }
 
 static gboolean
@@ -549,13 +560,15 @@ pal_http_conn_read_body(PalHttpConn *conn)
 	return done;
 }
 
-/* parses what arrived, as far as it goes */
+/* parses what arrived, as far as it goes: requests answered at once are followed by the next
+ * one in this loop */
 static void
 pal_http_conn_process(PalHttpConn *conn)
 {
 	PalHttpServer *self = conn->server;
 
-	for (;;) {
+	conn->in_process = TRUE;
+	while (!conn->dead) {
 		if (conn->state == PAL_CONN_READ_HEAD) {
 			gsize head_len = 0;
 			gsize end;
@@ -564,7 +577,7 @@ pal_http_conn_process(PalHttpConn *conn)
 			while (conn->in->len > 0 && (conn->in->data[0] == '\r' || conn->in->data[0] == '\n'))
 				g_byte_array_remove_index(conn->in, 0);
 			if (conn->in->len == 0)
-				return;
+				break;
 			/* a request started: the header timeout runs from now */
 			if (conn->scanned == 0)
 				conn->deadline = g_get_monotonic_time() + self->header_timeout_us;
@@ -575,21 +588,26 @@ pal_http_conn_process(PalHttpConn *conn)
 					pal_http_conn_refuse(conn,
 							     431,
 							     "the request's headers are larger than 64 KiB");
+					continue;
 				}
-				return;
+				break;
 			}
 			pal_http_conn_start_request(conn, head_len, end);
-			/* dispatched (answered or in the handler's hands) or reading its body */
-			if (conn->state == PAL_CONN_HANDLING || g_hash_table_lookup(self->conns, conn) == NULL)
-				return;
+			continue;
 		}
 		if (conn->state == PAL_CONN_READ_BODY) {
-			if (!pal_http_conn_read_body(conn))
-				return;
-			return; /* dispatched: the rest waits for the answer */
+			if (conn->in->len == 0)
+				break;
+			(void)pal_http_conn_read_body(conn);
+			if (conn->state == PAL_CONN_READ_BODY)
+				break; /* the rest of the body is still to come */
+			continue;
 		}
-		return;
+		break; /* handling: the answer's flush goes on with the next request */
 	}
+	conn->in_process = FALSE;
+	if (conn->dead)
+		pal_http_conn_close(conn);
 }
 
 static gboolean
