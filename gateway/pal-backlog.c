@@ -68,6 +68,8 @@ pal_backlog_check(PalBacklog *self, const gchar *endpoint, const gchar *session_
 void
 pal_backlog_add(PalBacklog *self, const gchar *endpoint, const gchar *session_key, gint delta)
 {
+	if (delta == 0)
+		return;
 	g_mutex_lock(&self->lock);
 	pal_backlog_bump(self->endpoints, endpoint, delta);
 	pal_backlog_bump(self->sessions, session_key, delta);

@@ -9,6 +9,7 @@
  * trailer */
 enum {
 	PAL_CHUNK_SIZE,
+	PAL_CHUNK_SIZE_LF, /* a CR ended the size: only LF may follow */
 	PAL_CHUNK_EXT,
 	PAL_CHUNK_DATA,
 	PAL_CHUNK_DATA_END,
@@ -74,9 +75,13 @@ pal_chunked_decoder_feed(PalChunkedDecoder *d,
 				break;
 			}
 			if (c == '\r') {
+				d->state = PAL_CHUNK_SIZE_LF;
 				i++;
 				break;
 			}
+			G_GNUC_FALLTHROUGH;
+		case PAL_CHUNK_SIZE_LF:
+			/* a bare CR is not a line end, nor ignored between digits ("2\r9" is no 0x29) */
 			if (c != '\n')
 				goto bad;
 			G_GNUC_FALLTHROUGH;

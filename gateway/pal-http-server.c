@@ -62,6 +62,8 @@ struct _PalHttpConn {
 	 * the parse to unwind */
 	gboolean in_process;
 	gboolean dead;
+	gboolean eof;	       /* the client is done sending (a half-close) */
+	gboolean head_started; /* a request's first byte arrived: its header timeout runs */
 	gboolean keep_body;
 	gboolean chunked;
 	guint64 body_left; /* Content-Length bytes still to read */
@@ -71,7 +73,7 @@ struct _PalHttpConn {
 
 typedef struct {
 	GSocket *socket;
-	GSource *source;
+	GSource *source; /* NULL while accepting is paused */
 } PalListenSocket;
 
 struct _PalHttpServer {
@@ -82,6 +84,7 @@ struct _PalHttpServer {
 	GArray *listen_sockets; /* PalListenSocket */
 	GHashTable *conns;	/* PalHttpConn* */
 	GSource *sweep;
+	GSource *accept_retry; /* out of file descriptors: accepting resumes after a pause */
 	/* every read goes here first: a connection's buffer only holds what it received, so
 	 * thousands of idle connections hold no read buffer */
 	guint8 scratch[PAL_HTTP_READ_SIZE];
@@ -242,6 +245,9 @@ pal_http_exchange_respond(PalHttpExchange *ex,
 		conn->close_after = TRUE;
 	else if (conn->close_after)
 		soup_message_headers_replace(ex->response_headers, "Connection", "close");
+	else if (ex->version == SOUP_HTTP_1_0)
+		/* an HTTP/1.0 client keeps the connection only when told so */
+		soup_message_headers_replace(ex->response_headers, "Connection", "keep-alive");
 	phrase = status == 431 ? "Request Header Fields Too Large" : soup_status_get_phrase(status);
 	head = g_string_sized_new(256 + len);
 	g_string_append_printf(head,
@@ -334,8 +340,9 @@ pal_http_conn_next(PalHttpConn *conn)
 	}
 	conn->state = PAL_CONN_READ_HEAD;
 	conn->scanned = 0;
+	conn->head_started = FALSE;
 	conn->deadline = g_get_monotonic_time() + (conn->in->len > 0 ? self->header_timeout_us : self->idle_timeout_us);
-	if (conn->watch == NULL)
+	if (conn->watch == NULL && !conn->eof)
 		pal_http_conn_watch(conn);
 	if (!conn->in_process)
 		pal_http_conn_process(conn);
@@ -412,6 +419,26 @@ pal_http_conn_refuse(PalHttpConn *conn, guint status, const gchar *message)
 }
 
 
+/* what libsoup takes and a proxy in front of palaverd may frame otherwise (RFC 9112 §5.1, §6.3):
+ * whitespace between a field name and its colon, more than one Content-Length, or one that is
+ * not all digits */
+static gboolean
+pal_http_head_is_ambiguous(const gchar *text, SoupMessageHeaders *headers)
+{
+	const gchar *cl = soup_message_headers_get_list(headers, "Content-Length");
+
+	for (const gchar *nl = strchr(text, '\n'); nl != NULL; nl = strchr(nl + 1, '\n')) {
+		const gchar *name = nl + 1;
+		gsize n = strcspn(name, ":\r\n");
+
+		if (name[0] == ' ' || name[0] == '\t')
+			continue; /* an obs-fold continuation */
+		if (name[n] == ':' && n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+			return TRUE;
+	}
+	return cl != NULL && (cl[0] == '\0' || cl[strspn(cl, "0123456789")] != '\0');
+}
+
 /* the request line and headers are in @in: a new exchange, and how its body comes */
 static void
 pal_http_conn_start_request(PalHttpConn *conn, gsize head_len, gsize end)
@@ -425,6 +452,7 @@ pal_http_conn_start_request(PalHttpConn *conn, gsize head_len, gsize end)
 
 	conn->ex = ex;
 	conn->scanned = 0;
+	conn->head_started = FALSE;
 	conn->body_read = 0;
 	conn->body_left = 0;
 	conn->chunked = FALSE;
@@ -461,6 +489,15 @@ pal_http_conn_start_request(PalHttpConn *conn, gsize head_len, gsize end)
 		    !soup_message_headers_header_contains(ex->request_headers, "Connection", "keep-alive");
 	else
 		conn->close_after = soup_message_headers_header_contains(ex->request_headers, "Connection", "close");
+	if (pal_http_head_is_ambiguous(text, ex->request_headers)) {
+		pal_http_conn_refuse(conn, SOUP_STATUS_BAD_REQUEST, "the request's framing is ambiguous");
+		return;
+	}
+	/* both: chunked wins, and the connection cannot be trusted with another request
+	 * (RFC 9112 §6.1) */
+	if (soup_message_headers_get_one(ex->request_headers, "Transfer-Encoding") != NULL &&
+	    soup_message_headers_get_one(ex->request_headers, "Content-Length") != NULL)
+		conn->close_after = TRUE;
 
 	/* only POST bodies are kept; any other is read past, with the same bound */
 	conn->keep_body = g_str_equal(ex->method, "POST");
@@ -573,14 +610,20 @@ pal_http_conn_process(PalHttpConn *conn)
 			gsize head_len = 0;
 			gsize end;
 
-			/* empty lines before a request are allowed (RFC 9112 §2.2) */
-			while (conn->in->len > 0 && (conn->in->data[0] == '\r' || conn->in->data[0] == '\n'))
-				g_byte_array_remove_index(conn->in, 0);
+			gsize blank = 0;
+
+			/* empty lines before a request are allowed (RFC 9112 §2.2): dropped at once */
+			while (blank < conn->in->len && (conn->in->data[blank] == '\r' || conn->in->data[blank] == '\n'))
+				blank++;
+			if (blank > 0)
+				g_byte_array_remove_range(conn->in, 0, (guint)blank);
 			if (conn->in->len == 0)
 				break;
-			/* a request started: the header timeout runs from now */
-			if (conn->scanned == 0)
+			/* a request started: the header timeout runs from its first byte */
+			if (!conn->head_started) {
+				conn->head_started = TRUE;
 				conn->deadline = g_get_monotonic_time() + self->header_timeout_us;
+			}
 			end = pal_http_find_head_end(conn->in->data, conn->in->len, &conn->scanned, &head_len);
 			if (end == 0 || head_len > PAL_HTTP_MAX_HEAD) {
 				if (conn->in->len > PAL_HTTP_MAX_HEAD) {
@@ -606,6 +649,10 @@ pal_http_conn_process(PalHttpConn *conn)
 		break; /* handling: the answer's flush goes on with the next request */
 	}
 	conn->in_process = FALSE;
+	/* the client is done sending: once what it sent is answered, the close (an incomplete
+	 * request is dropped) */
+	if (conn->eof && conn->state != PAL_CONN_HANDLING)
+		conn->dead = TRUE;
 	if (conn->dead)
 		pal_http_conn_close(conn);
 }
@@ -626,6 +673,11 @@ pal_http_conn_readable_cb(GSocket *socket, GIOCondition condition, gpointer data
 			g_clear_pointer(&conn->watch, g_source_unref);
 			return G_SOURCE_REMOVE;
 		}
+		/* otherwise what is here is parsed before more is read (past the bound, a head is
+		 * refused with 431 and a body is consumed, so this always makes progress): a client
+		 * that sends faster than it is answered is held back by its socket, not by @in */
+		if (conn->in->len > PAL_HTTP_MAX_HEAD)
+			break;
 		n = recv(g_socket_get_fd(socket), self->scratch, PAL_HTTP_READ_SIZE, MSG_DONTWAIT);
 		if (n > 0) {
 			g_byte_array_append(conn->in, self->scratch, (guint)n);
@@ -645,12 +697,9 @@ pal_http_conn_readable_cb(GSocket *socket, GIOCondition condition, gpointer data
 			 * is answered, then the connection closes; with nothing to answer, now */
 			g_source_destroy(conn->watch);
 			g_clear_pointer(&conn->watch, g_source_unref);
-			conn->close_after = TRUE;
-			if (conn->state != PAL_CONN_HANDLING) {
+			conn->eof = TRUE;
+			if (conn->state != PAL_CONN_HANDLING)
 				pal_http_conn_process(conn);
-				if (g_hash_table_contains(self->conns, conn) && conn->state != PAL_CONN_HANDLING)
-					pal_http_conn_close(conn); /* an incomplete request */
-			}
 			return G_SOURCE_REMOVE;
 		}
 		if ((gsize)n < PAL_HTTP_READ_SIZE)
@@ -707,6 +756,53 @@ pal_http_server_accept_one(PalHttpServer *self, GSocket *socket)
 }
 
 static gboolean
+pal_http_server_accept_cb(GSocket *listen_socket, GIOCondition condition, gpointer user_data);
+
+static void
+pal_http_server_watch_listeners(PalHttpServer *self)
+{
+	for (guint i = 0; i < self->listen_sockets->len; i++) {
+		PalListenSocket *ls = &g_array_index(self->listen_sockets, PalListenSocket, i);
+
+		if (ls->source != NULL)
+			continue;
+		ls->source = g_socket_create_source(ls->socket, G_IO_IN, NULL);
+		g_source_set_callback(ls->source, G_SOURCE_FUNC(pal_http_server_accept_cb), self, NULL);
+		g_source_attach(ls->source, self->context);
+	}
+}
+
+static gboolean
+pal_http_server_accept_retry_cb(gpointer data)
+{
+	PalHttpServer *self = data;
+
+	g_clear_pointer(&self->accept_retry, g_source_unref);
+	pal_http_server_watch_listeners(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* no file descriptor for the next connection: a listener left readable would be dispatched
+ * in a busy loop, so the backlog waits a moment (the sweep frees descriptors meanwhile) */
+static void
+pal_http_server_pause_accepting(PalHttpServer *self)
+{
+	for (guint i = 0; i < self->listen_sockets->len; i++) {
+		PalListenSocket *ls = &g_array_index(self->listen_sockets, PalListenSocket, i);
+
+		if (ls->source != NULL) {
+			g_source_destroy(ls->source);
+			g_clear_pointer(&ls->source, g_source_unref);
+		}
+	}
+	if (self->accept_retry == NULL) {
+		self->accept_retry = g_timeout_source_new(100);
+		g_source_set_callback(self->accept_retry, pal_http_server_accept_retry_cb, self, NULL);
+		g_source_attach(self->accept_retry, self->context);
+	}
+}
+
+static gboolean
 pal_http_server_accept_cb(GSocket *listen_socket, GIOCondition condition, gpointer user_data)
 {
 	PalHttpServer *self = PAL_HTTP_SERVER(user_data);
@@ -716,6 +812,11 @@ pal_http_server_accept_cb(GSocket *listen_socket, GIOCondition condition, gpoint
 		g_autoptr(GError) error = NULL;
 		g_autoptr(GSocket) socket = g_socket_accept(listen_socket, NULL, &error);
 		if (socket == NULL) {
+			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)) {
+				g_debug("accept failed: %s: accepting pauses", error->message);
+				pal_http_server_pause_accepting(self);
+				return G_SOURCE_REMOVE;
+			}
 			if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 				g_debug("accept failed: %s", error->message);
 			break;
@@ -796,10 +897,10 @@ pal_http_server_add_address(PalHttpServer *self, const gchar *address, guint16 *
 		*bound_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
 
 	ls.socket = g_steal_pointer(&socket);
-	ls.source = g_socket_create_source(ls.socket, G_IO_IN, NULL);
-	g_source_set_callback(ls.source, G_SOURCE_FUNC(pal_http_server_accept_cb), self, NULL);
-	g_source_attach(ls.source, self->context);
+	ls.source = NULL;
 	g_array_append_val(self->listen_sockets, ls);
+	if (self->accept_retry == NULL)
+		pal_http_server_watch_listeners(self);
 	return TRUE;
 }
 
@@ -808,12 +909,18 @@ pal_http_server_stop_accepting(PalHttpServer *self)
 {
 	for (guint i = 0; i < self->listen_sockets->len; i++) {
 		PalListenSocket *ls = &g_array_index(self->listen_sockets, PalListenSocket, i);
-		g_source_destroy(ls->source);
-		g_source_unref(ls->source);
+		if (ls->source != NULL) {
+			g_source_destroy(ls->source);
+			g_source_unref(ls->source);
+		}
 		g_socket_close(ls->socket, NULL);
 		g_object_unref(ls->socket);
 	}
 	g_array_set_size(self->listen_sockets, 0);
+	if (self->accept_retry != NULL) {
+		g_source_destroy(self->accept_retry);
+		g_clear_pointer(&self->accept_retry, g_source_unref);
+	}
 }
 
 void

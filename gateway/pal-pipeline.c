@@ -162,6 +162,7 @@ typedef struct _PalCommit {
 	gint64 received_at; /* of the turn's message: its latency */
 	guint attempts;
 	GSource *retry;
+	gboolean uncounted; /* the message left the backlog (its outputs took its place) */
 } PalCommit;
 
 static PalLane *
@@ -193,7 +194,7 @@ pal_pipeline_commit_done(PalCommit *c)
 	PalPipeline *self = c->self;
 	PalLane *lane = c->lane;
 
-	if (self->backlog != NULL)
+	if (self->backlog != NULL && !c->uncounted)
 		pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), lane->key, -1);
 	pal_pipeline_count_done(self, c->size);
 	g_atomic_int_add(&self->running, -1);
@@ -219,17 +220,25 @@ pal_pipeline_commit_retry_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* committed outputs join the backlog and go to delivery */
+/* committed outputs join the backlog and go to delivery; with the turn's last commit (@final)
+ * they take the message's place in one step, so the endpoint's and session's counts never
+ * hold a message and its outputs at once (a limit would refuse another message for that
+ * instant) */
 static void
-pal_pipeline_deliver(PalCommit *c, GPtrArray *rows)
+pal_pipeline_deliver(PalCommit *c, GPtrArray *rows, gboolean final)
 {
 	PalPipeline *self = c->self;
 
 	/* at shutdown they stay in the outbox for the next start */
 	if (self->shut_down)
 		return;
-	if (self->backlog != NULL)
-		pal_backlog_add(self->backlog, pal_endpoint_get_name(c->endpoint), c->lane->key, (gint)rows->len);
+	if (self->backlog != NULL) {
+		pal_backlog_add(self->backlog,
+				pal_endpoint_get_name(c->endpoint),
+				c->lane->key,
+				(gint)rows->len - (final ? 1 : 0));
+		c->uncounted |= final;
+	}
 	for (guint i = 0; i < rows->len; i++) {
 		g_autoptr(PalDeliveryItem) item = pal_delivery_item_new_from_row(c->endpoint, g_ptr_array_index(rows, i));
 		pal_delivery_enqueue(self->delivery, item);
@@ -292,7 +301,7 @@ pal_pipeline_commit_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 							   c->turn->session->session_id,
 							   c->turn->session->handover);
 		}
-		pal_pipeline_deliver(c, rows);
+		pal_pipeline_deliver(c, rows, TRUE);
 	}
 	pal_pipeline_commit_done(c);
 }
@@ -316,7 +325,7 @@ pal_pipeline_partial_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	lane->partial = NULL;
 	g_atomic_int_add(&self->running, -1);
 	if (rows != NULL) {
-		pal_pipeline_deliver(c, rows);
+		pal_pipeline_deliver(c, rows, FALSE);
 	} else {
 		/* the rows go with the turn's commit, which retries while the store is away */
 		GPtrArray *into = lane->final != NULL ? lane->final->turn->outbox

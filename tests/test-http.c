@@ -6,10 +6,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pal-test-util.h"
@@ -693,6 +696,535 @@ test_churn(Fixture *f, gconstpointer data)
 #endif
 }
 
+/* what an untrusted client can throw at palaverd's own HTTP/1.1 server (gateway/pal-http-server.c,
+ * gateway/pal-http-framing.c): pipelined bursts, slow and odd framing, clients that never read,
+ * half-close, resets, many idle connections, descriptor exhaustion, and request framing that a
+ * proxy in front may read otherwise. A failed check is reported and the others still run. */
+static void
+test_hostile(Fixture *f, gconstpointer data)
+{
+/* a failed check does not stop the others */
+#define HOSTILE_CHECK(cond, ...)                                                                   \
+	G_STMT_START                                                                               \
+	{                                                                                          \
+		if (!(cond)) {                                                                     \
+			g_test_message("FAILED: " __VA_ARGS__);                                    \
+			g_test_fail();                                                             \
+		}                                                                                  \
+	}                                                                                          \
+	G_STMT_END
+/* the daemon's CPU time so far, in seconds (user + system, all threads) */
+#define HOSTILE_DAEMON_CPU()                                                                       \
+	({                                                                                         \
+		g_autofree gchar *stat_path_ = g_strdup_printf("/proc/%d/stat", (int)pal_test_daemon_get_pid(f->daemon)); \
+		g_autofree gchar *stat_ = NULL;                                                    \
+		g_auto(GStrv) fields_ = NULL;                                                      \
+		g_assert_true(g_file_get_contents(stat_path_, &stat_, NULL, NULL));                \
+		fields_ = g_strsplit(strrchr(stat_, ')') + 2, " ", 0);                             \
+		(gdouble)(g_ascii_strtoll(fields_[11], NULL, 10) + g_ascii_strtoll(fields_[12], NULL, 10)) / \
+		    (gdouble)sysconf(_SC_CLK_TCK);                                                 \
+	})
+/* how many answers @s holds */
+#define HOSTILE_N_ANSWERS(s)                                                                       \
+	({                                                                                         \
+		guint n_ = 0;                                                                      \
+		for (const gchar *at_ = (s)->str; (at_ = strstr(at_, "HTTP/1.1 ")) != NULL; at_++) \
+			n_++;                                                                      \
+		n_;                                                                                \
+	})
+
+	const gchar *good = "{\"userId\":\"u\",\"sessionId\":\"hostile\",\"text\":\"hi\"}";
+	const gchar *healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	const gchar *readyz = "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n";
+	g_autofree gchar *post_good = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+						      "Content-Length: %zu\r\n\r\n%s",
+						      strlen(good),
+						      good);
+	gint base_fds;
+
+	/* (we open many sockets) */
+	{
+		struct rlimit rl;
+
+		g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &rl), ==, 0);
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	base_fds = pal_test_daemon_count_fds(f->daemon);
+
+	/* 1. a thousand idle connections, half with a partial request, closed by the client: the
+	 * descriptors come back (guard) */
+	{
+		int fds[1000];
+		gint n = 0;
+
+		for (guint i = 0; i < G_N_ELEMENTS(fds); i++)
+			fds[i] = connect_to(f);
+		for (guint i = 0; i < 30; i++) {
+			n = pal_test_daemon_count_fds(f->daemon);
+			if (n >= base_fds + 1000)
+				break;
+			g_usleep(20 * 1000);
+		}
+		HOSTILE_CHECK(n >= base_fds + 1000, "1,000 connections: the daemon holds %d fds (%d before)", n, base_fds);
+		for (guint i = 0; i < G_N_ELEMENTS(fds); i += 2)
+			send_all(fds[i], "GET /healthz HTTP/1.1\r\n", 23);
+		for (guint i = 0; i < G_N_ELEMENTS(fds); i++)
+			close(fds[i]);
+		for (guint i = 0; i < 30; i++) {
+			n = pal_test_daemon_count_fds(f->daemon);
+			if (n <= base_fds)
+				break;
+			g_usleep(100 * 1000);
+		}
+		HOSTILE_CHECK(n <= base_fds, "1,000 closed connections: %d fds, %d before", n, base_fds);
+	}
+
+	/* 2. a client that pipelines megabytes and never reads its answers: another client is
+	 * served meanwhile, and the header timeout closes the reader-less one (guard) */
+	{
+		int fd = connect_to(f);
+		const gsize total = 2 * 1024 * 1024;
+		g_autoptr(GString) burst = g_string_sized_new(total + 64);
+		gsize sent = 0;
+		gint64 stuck_since = g_get_monotonic_time();
+		gint fds = 0;
+
+		while (burst->len < total)
+			g_string_append(burst, healthz);
+		while (sent < burst->len && g_get_monotonic_time() - stuck_since < 300 * 1000) {
+			gssize n = send(fd, burst->str + sent, burst->len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n > 0) {
+				sent += (gsize)n;
+				stuck_since = g_get_monotonic_time();
+			} else {
+				g_usleep(5000);
+			}
+		}
+		g_test_message("never-reading client: %zu bytes sent", sent);
+		{
+			gint64 start = g_get_monotonic_time();
+			g_autofree gchar *b = NULL;
+			guint status = raw_request(f, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 35, &b);
+
+			HOSTILE_CHECK(status == 200 && g_get_monotonic_time() - start < G_USEC_PER_SEC,
+				      "another client while one never reads: %u after %" G_GINT64_FORMAT " ms",
+				      status,
+				      (g_get_monotonic_time() - start) / 1000);
+		}
+		/* HeaderTimeout=1 from the last answer that did not fit */
+		for (guint i = 0; i < 40; i++) {
+			fds = pal_test_daemon_count_fds(f->daemon);
+			if (fds <= base_fds)
+				break;
+			g_usleep(100 * 1000);
+		}
+		HOSTILE_CHECK(fds <= base_fds, "the never-reading client's connection is still open (%d fds, %d before)", fds, base_fds);
+		close(fd);
+	}
+
+	/* 3. resets (SO_LINGER 0) while palaverd reads or answers: it goes on (guard) */
+	{
+		struct linger lg = {1, 0};
+		g_autofree gchar *post_unknown = g_strdup_printf("POST /no-such-token-00000000 HTTP/1.1\r\nHost: x\r\n"
+								 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+								 strlen(good),
+								 good);
+		gint n = 0;
+
+		for (guint i = 0; i < 60; i++) {
+			int fd = connect_to(f);
+
+			switch (i % 3) {
+			case 0:
+				send_all(fd, post_unknown, strlen(post_unknown));
+				break;
+			case 1:
+				for (guint k = 0; k < 200; k++)
+					send_all(fd, healthz, strlen(healthz));
+				break;
+			default:
+				send_all(fd, post_good, 60);
+				break;
+			}
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(fd);
+		}
+		HOSTILE_CHECK(raw_request(f, healthz, strlen(healthz), NULL) == 200, "an answer after the resets");
+		for (guint i = 0; i < 30; i++) {
+			n = pal_test_daemon_count_fds(f->daemon);
+			if (n <= base_fds)
+				break;
+			g_usleep(100 * 1000);
+		}
+		HOSTILE_CHECK(n <= base_fds, "after resets: %d fds, %d before", n, base_fds);
+		/* a message being journaled when its client resets: the answer goes nowhere */
+		for (guint i = 0; i < 10; i++) {
+			int fd = connect_to(f);
+
+			send_all(fd, post_good, strlen(post_good));
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(fd);
+		}
+		HOSTILE_CHECK(raw_request(f, healthz, strlen(healthz), NULL) == 200, "an answer after resets during a journal write");
+	}
+
+	/* 4. a pipelined burst of 200 requests in one write, mixed with POSTs (Content-Length and
+	 * chunked) and refusals, then the same burst in odd pieces: every answer, in order
+	 * (guard) */
+	for (guint round = 0; round < 2; round++) {
+		g_autoptr(GString) burst = g_string_new(NULL);
+		g_autoptr(GString) resp = g_string_new(NULL);
+		guint expected[200];
+		gint64 deadline = g_get_monotonic_time() + 8 * G_USEC_PER_SEC;
+		int fd = connect_to(f);
+		guint n = 0;
+		guint32 lcg = 12345;
+
+		for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+			switch (i % 4) {
+			case 0:
+				g_string_append(burst, post_good);
+				expected[i] = 202;
+				break;
+			case 1:
+				g_string_append_printf(burst,
+						       "POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+						       "Transfer-Encoding: chunked\r\n\r\n3\r\n%.3s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+						       good,
+						       strlen(good) - 3,
+						       good + 3);
+				expected[i] = 202;
+				break;
+			case 2:
+				g_string_append(burst, healthz);
+				expected[i] = 200;
+				break;
+			default:
+				g_string_append(burst, "POST /no-such-token-00000000 HTTP/1.1\r\nHost: x\r\n"
+						       "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+				expected[i] = 404;
+				break;
+			}
+		}
+		if (round == 0) {
+			send_all(fd, burst->str, burst->len);
+		} else {
+			for (gsize at = 0; at < burst->len;) {
+				gsize piece;
+
+				lcg = lcg * 1103515245u + 12345u;
+				piece = MIN(1 + (lcg >> 16) % 700, burst->len - at);
+				send_all(fd, burst->str + at, piece);
+				at += piece;
+				g_usleep(300);
+			}
+		}
+		while (g_get_monotonic_time() < deadline &&
+		       (HOSTILE_N_ANSWERS(resp) < G_N_ELEMENTS(expected) || !g_str_has_suffix(resp->str, "}"))) {
+			struct pollfd p = {fd, POLLIN, 0};
+			gchar buf[16384];
+			gssize got;
+
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			got = recv(fd, buf, sizeof(buf), 0);
+			if (got <= 0)
+				break;
+			g_string_append_len(resp, buf, got);
+		}
+		close(fd);
+		HOSTILE_CHECK(HOSTILE_N_ANSWERS(resp) == G_N_ELEMENTS(expected),
+			      "burst %u: %u answers of %zu",
+			      round,
+			      HOSTILE_N_ANSWERS(resp),
+			      G_N_ELEMENTS(expected));
+		for (const gchar *at = resp->str; (at = strstr(at, "HTTP/1.1 ")) != NULL && n < G_N_ELEMENTS(expected); at++, n++) {
+			guint status = (guint)g_ascii_strtoull(at + 9, NULL, 10);
+			HOSTILE_CHECK(status == expected[n], "burst %u: answer %u is %u, not %u", round, n, status, expected[n]);
+			if (status != expected[n])
+				break;
+		}
+		HOSTILE_CHECK(strstr(resp->str, "Connection: close") == NULL, "burst %u: the connection was closed", round);
+	}
+
+	/* 5. a request sent byte by byte (and one pipelined after it): answered (guard) */
+	{
+		g_autofree gchar *two = g_strconcat(post_good, healthz, NULL);
+		g_autoptr(GString) resp = NULL;
+		gboolean closed = FALSE;
+		int fd = connect_to(f);
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		for (gsize i = 0; two[i] != '\0'; i++) {
+			send_all(fd, two + i, 1);
+			g_usleep(1000);
+		}
+		resp = read_until_close(fd, 800, &closed);
+		close(fd);
+		HOSTILE_CHECK(g_str_has_prefix(resp->str, "HTTP/1.1 202") && HOSTILE_N_ANSWERS(resp) == 2,
+			      "byte by byte: %.40s… (%u answers)",
+			      resp->str,
+			      HOSTILE_N_ANSWERS(resp));
+	}
+
+	/* 6. odd and hostile heads and bodies, each on its own connection (guard) */
+	{
+		static const gchar nul_line[] = "GET /healthz\0 HTTP/1.1\r\nHost: x\r\n\r\n";
+		static const gchar nul_header[] = "GET /healthz HTTP/1.1\r\nHost: x\0y\r\n\r\n";
+		g_autofree gchar *cl_huge = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+							    "Content-Length: 99999999999999999999\r\n\r\n%s",
+							    good);
+		g_autofree gchar *cl_negative = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+								"Content-Length: -1\r\n\r\n%s",
+								good);
+		g_autofree gchar *filler = g_strnfill(MAX_BODY + 100, 'a');
+		g_autofree gchar *huge_chunk = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+							       "Transfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n%s",
+							       filler);
+		g_autofree gchar *many_headers = NULL;
+		g_autofree gchar *small_chunks = NULL;
+		struct {
+			const gchar *what;
+			const gchar *request;
+			gsize len; /* 0: strlen() */
+			guint status;
+			guint or_status; /* also right, if not 0 */
+		} rows[] = {
+		    {"NUL in the request line", nul_line, sizeof(nul_line) - 1, 400},
+		    {"NUL in a header", nul_header, sizeof(nul_header) - 1, 400},
+		    {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, 505},
+		    {"HTTP/0.9", "GET /healthz\r\n\r\n", 0, 400},
+		    {"HTTP/1.2", "GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n", 0, 505},
+		    {"LF line ends", "GET /healthz HTTP/1.1\nHost: x\n\n", 0, 200},
+		    {"obs-fold", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n", 0, 200},
+		    {"Content-Length 99999999999999999999", cl_huge, 0, 413, 400},
+		    {"Content-Length -1", cl_negative, 0, 413, 400},
+		    {"a chunk of 2^64-1 bytes (past MaxBodySize)", huge_chunk, 0, 413},
+		    {"a chunk size over 64 bits",
+		     "POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\naaaa",
+		     0,
+		     400},
+		    {"chunk data without its CRLF",
+		     "POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n2\r\n{}X0\r\n\r\n",
+		     0,
+		     400},
+		    {"an unknown transfer coding before chunked",
+		     "POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+		     0,
+		     501},
+		};
+
+		{
+			GString *s = g_string_new("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+			for (guint i = 0; i < 8000; i++)
+				g_string_append(s, "X: y\r\n");
+			g_string_append(s, "\r\n");
+			many_headers = g_string_free(s, FALSE);
+		}
+		{
+			GString *s = g_string_new("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+						  "Transfer-Encoding: chunked\r\n\r\n");
+			for (guint i = 0; i < MAX_BODY + 100; i++)
+				g_string_append(s, "1\r\na\r\n");
+			g_string_append(s, "0\r\n\r\n");
+			small_chunks = g_string_free(s, FALSE);
+		}
+		for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+			g_autofree gchar *b = NULL;
+			guint status = raw_request(f, rows[i].request, rows[i].len != 0 ? rows[i].len : strlen(rows[i].request), &b);
+
+			HOSTILE_CHECK(status == rows[i].status || (rows[i].or_status != 0 && status == rows[i].or_status),
+				      "%s: %u, not %u",
+				      rows[i].what,
+				      status,
+				      rows[i].status);
+		}
+		HOSTILE_CHECK(raw_request(f, many_headers, strlen(many_headers), NULL) == 200, "8,000 headers");
+		HOSTILE_CHECK(raw_request(f, small_chunks, strlen(small_chunks), NULL) == 413,
+			      "a chunked body over MaxBodySize in 1-byte chunks");
+	}
+
+	/* 7. DEFECT: empty lines before a request were dropped one byte at a time (a memmove of
+	 * the whole buffer each) and reads were not bounded outside a handled request: 8 MB of
+	 * blank lines kept a worker at 100 % until the header timeout cut them, and megabytes of
+	 * pipelined requests read at once stalled a worker for tens of seconds (quadratic) */
+	{
+		const gsize total = 8 * 1024 * 1024;
+		g_autofree gchar *blank = g_malloc(total);
+		g_autoptr(GString) resp = NULL;
+		int fd = connect_to(f);
+		gdouble cpu_before = HOSTILE_DAEMON_CPU();
+		gdouble cpu;
+
+		for (gsize i = 0; i < total; i += 2)
+			memcpy(blank + i, "\r\n", 2);
+		send_all(fd, blank, total);
+		send_all(fd, healthz, strlen(healthz));
+		resp = read_response(fd, 5000);
+		close(fd);
+		cpu = HOSTILE_DAEMON_CPU() - cpu_before;
+		g_test_message("8 MB of empty lines: %.2f s of CPU", cpu);
+		HOSTILE_CHECK(g_str_has_prefix(resp->str, "HTTP/1.1 200"), "a request after 8 MB of empty lines: %.30s", resp->str);
+		HOSTILE_CHECK(cpu < 0.5, "8 MB of empty lines cost %.2f s of CPU", cpu);
+	}
+
+	/* 8. DEFECT: a client that half-closes after pipelined requests gets every answer (the
+	 * README's promise): only the one being handled was answered, the rest were dropped */
+	{
+		g_autofree gchar *three = g_strconcat(post_good, post_good, post_good, NULL);
+		g_autoptr(GString) resp = NULL;
+		gboolean closed = FALSE;
+		int fd = connect_to(f);
+		guint n = 0;
+
+		send_all(fd, three, strlen(three));
+		shutdown(fd, SHUT_WR);
+		resp = read_until_close(fd, 5000, &closed);
+		close(fd);
+		for (const gchar *at = resp->str; (at = strstr(at, "HTTP/1.1 202")) != NULL; at++)
+			n++;
+		HOSTILE_CHECK(closed && n == 3, "3 pipelined POSTs and a half-close: %u answers", n);
+	}
+
+	/* 9. DEFECT: framing a proxy in front may read otherwise (request smuggling, RFC 9112
+	 * §6.1, §6.3, §5.1) */
+	{
+		g_autofree gchar *te_cl = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+							  "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n%s",
+							  strlen(good),
+							  good,
+							  readyz);
+		g_autofree gchar *two_cl = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+							   "Content-Length: 5\r\nContent-Length: %zu\r\n\r\n%s",
+							   strlen(good),
+							   good);
+		g_autofree gchar *space_cl = g_strdup_printf("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length : %zu\r\n\r\n%s",
+							     strlen(readyz),
+							     readyz);
+		g_autofree gchar *cr_chunk = g_strdup_printf("POST /" TOKEN " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+							     "Transfer-Encoding: chunked\r\n\r\n1\r0\r\n%.16s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+							     good,
+							     strlen(good) - 16,
+							     good + 16);
+		g_autofree gchar *b1 = NULL;
+		g_autofree gchar *b2 = NULL;
+		g_autofree gchar *b3 = NULL;
+		guint status;
+
+		/* both Content-Length and Transfer-Encoding: chunked wins, and the connection MUST
+		 * close after the answer; what follows is not taken as a request */
+		{
+			int fd = connect_to(f);
+			gboolean closed = FALSE;
+			g_autoptr(GString) resp = NULL;
+
+			send_all(fd, te_cl, strlen(te_cl));
+			resp = read_until_close(fd, 3000, &closed);
+			close(fd);
+			HOSTILE_CHECK(g_str_has_prefix(resp->str, "HTTP/1.1 202") && strstr(resp->str, "\r\nConnection: close\r\n") != NULL &&
+					  HOSTILE_N_ANSWERS(resp) == 1,
+				      "Content-Length and Transfer-Encoding: %u answers, %s",
+				      HOSTILE_N_ANSWERS(resp),
+				      strstr(resp->str, "Connection: close") != NULL ? "closed" : "kept alive");
+		}
+		/* two Content-Length values: 400 (palaverd took the last one) */
+		status = raw_request(f, two_cl, strlen(two_cl), &b1);
+		HOSTILE_CHECK(status == 400, "two Content-Length values: %u, not 400", status);
+		/* whitespace between a field name and its colon: 400 (palaverd ignored the field,
+		 * and answered the body as a second request) */
+		status = raw_request(f, space_cl, strlen(space_cl), &b2);
+		HOSTILE_CHECK(status == 400, "\"Content-Length :\": %u, not 400", status);
+		/* a bare CR inside a chunk size: "1\r0" is not 0x10 */
+		status = raw_request(f, cr_chunk, strlen(cr_chunk), &b3);
+		HOSTILE_CHECK(status == 400 && strstr(b3, "\"bad_request\"") != NULL,
+			      "a bare CR in a chunk size: %u %.60s",
+			      status,
+			      b3);
+	}
+
+	/* 10. DEFECT: slowloris: the header timeout runs from a request's first byte; it was
+	 * armed again by the second and the third (a byte every 0.7 s held the connection for
+	 * 2.4 s with HeaderTimeout=1) */
+	{
+		int fd = connect_to(f);
+		gint64 start = g_get_monotonic_time();
+		gint64 closed_after = -1;
+
+		for (guint i = 0; i < 6 && closed_after < 0; i++) {
+			struct pollfd p = {fd, POLLIN, 0};
+
+			if (send(fd, "GET /healthz" + i, 1, MSG_NOSIGNAL) != 1) {
+				closed_after = g_get_monotonic_time() - start;
+				break;
+			}
+			if (poll(&p, 1, 700) > 0) {
+				gchar c;
+				if (recv(fd, &c, 1, 0) <= 0)
+					closed_after = g_get_monotonic_time() - start;
+			}
+		}
+		close(fd);
+		g_test_message("slowloris: closed after %" G_GINT64_FORMAT " ms", closed_after / 1000);
+		HOSTILE_CHECK(closed_after >= 0 && closed_after < 1900 * 1000,
+			      "a byte every 0.7 s (HeaderTimeout=1): closed after %" G_GINT64_FORMAT " ms",
+			      closed_after / 1000);
+	}
+
+	/* 11. DEFECT: an HTTP/1.0 client that asks for keep-alive is told it is kept (else it
+	 * waits for a close that comes only with the idle timeout) */
+	{
+		int fd = connect_to(f);
+		const gchar *old = "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+		g_autoptr(GString) resp = NULL;
+
+		send_all(fd, old, strlen(old));
+		resp = read_response(fd, 3000);
+		close(fd);
+		HOSTILE_CHECK(g_str_has_prefix(resp->str, "HTTP/1.1 200") && strstr(resp->str, "\r\nConnection: keep-alive\r\n") != NULL,
+			      "HTTP/1.0 keep-alive: no \"Connection: keep-alive\" in the answer");
+	}
+
+	/* 12. DEFECT: out of file descriptors, a listener that stays readable was dispatched in
+	 * a busy loop (a worker at 100 % until descriptors came back) */
+	{
+		GPid pid = pal_test_daemon_get_pid(f->daemon);
+		struct rlimit old_rl;
+		struct rlimit low;
+		int fds[60];
+		gdouble cpu_before;
+		gdouble cpu;
+
+		g_assert_cmpint(syscall(SYS_prlimit64, (int)pid, RLIMIT_NOFILE, NULL, &old_rl), ==, 0);
+		low.rlim_cur = (rlim_t)pal_test_daemon_count_fds(f->daemon) + 16;
+		low.rlim_max = old_rl.rlim_max;
+		g_assert_cmpint(syscall(SYS_prlimit64, (int)pid, RLIMIT_NOFILE, &low, NULL), ==, 0);
+		for (guint i = 0; i < G_N_ELEMENTS(fds); i++)
+			fds[i] = connect_to(f); /* (the backlog takes them) */
+		g_usleep(100 * 1000);
+		cpu_before = HOSTILE_DAEMON_CPU();
+		g_usleep(500 * 1000);
+		cpu = HOSTILE_DAEMON_CPU() - cpu_before;
+		g_assert_cmpint(syscall(SYS_prlimit64, (int)pid, RLIMIT_NOFILE, &old_rl, NULL), ==, 0);
+		for (guint i = 0; i < G_N_ELEMENTS(fds); i++)
+			close(fds[i]);
+		g_test_message("out of descriptors: %.2f s of CPU in 0.5 s", cpu);
+		HOSTILE_CHECK(cpu < 0.2, "out of file descriptors: %.2f s of CPU in 0.5 s", cpu);
+		HOSTILE_CHECK(raw_request(f, healthz, strlen(healthz), NULL) == 200, "an answer once descriptors are back");
+	}
+
+	/* the daemon is alive and still delivers */
+	HOSTILE_CHECK(raw_request(f, post_good, strlen(post_good), NULL) == 202, "a message at the end");
+	g_assert_true(pal_test_receiver_wait_count(f->receiver, 1, 10000));
+#undef HOSTILE_CHECK
+#undef HOSTILE_DAEMON_CPU
+#undef HOSTILE_N_ANSWERS
+}
+
 int
 main(int argc, char **argv)
 {
@@ -708,5 +1240,6 @@ main(int argc, char **argv)
 	g_test_add("/palaver/http/keepalive-busy", Fixture, NULL, fixture_setup, test_keepalive_busy, fixture_teardown);
 	g_test_add("/palaver/http/other-method-body", Fixture, NULL, fixture_setup, test_other_method_body, fixture_teardown);
 	g_test_add("/palaver/http/churn", Fixture, NULL, fixture_setup, test_churn, fixture_teardown);
+	g_test_add("/palaver/http/hostile", Fixture, NULL, fixture_setup, test_hostile, fixture_teardown);
 	return g_test_run();
 }
