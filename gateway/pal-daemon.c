@@ -1240,13 +1240,15 @@ pal_submit_free(PalSubmit *sub)
 }
 
 static void
+pal_daemon_submit_accepted(PalDaemon *self, GTask *task);
+
+static void
 pal_daemon_submit_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	PalDaemon *self = g_task_get_source_object(task);
 	PalSubmit *sub = g_task_get_task_data(task);
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *input_id = NULL;
 
 	if (!pal_store_journal_append_finish(PAL_STORE(source), res, &error)) {
 		gboolean busy = g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY);
@@ -1260,7 +1262,17 @@ pal_daemon_submit_journal_cb(GObject *source, GAsyncResult *res, gpointer user_d
 					error->message);
 		return;
 	}
-	/* journaled: it runs, now or at the next start */
+	pal_daemon_submit_accepted(self, task);
+}
+
+/* journaled (or, with durability none, not journaled at all, as HTTP messages): it runs now, or
+ * at the next start */
+static void
+pal_daemon_submit_accepted(PalDaemon *self, GTask *task)
+{
+	PalSubmit *sub = g_task_get_task_data(task);
+	g_autofree gchar *input_id = NULL;
+
 	input_id = g_strdup(pal_message_get_input_id(sub->message));
 	pal_stats_accepted(self->stats, pal_endpoint_get_name(sub->endpoint));
 	pal_backlog_add(self->backlog, pal_endpoint_get_name(sub->endpoint), sub->session_key, 1);
@@ -1335,7 +1347,11 @@ pal_daemon_submit_async(PalDaemon *self,
 		g_task_return_new_error(task, PAL_ERROR, PAL_ERROR_BUSY, "%s (%s)", refusal, code);
 		return;
 	}
-	/* journal before acknowledgement, as for HTTP */
+	/* journal before acknowledgement, as for HTTP (and as for HTTP, not with durability none) */
+	if (pal_config_get_durability(self->config) == PAL_DURABILITY_NONE) {
+		pal_daemon_submit_accepted(self, task);
+		return;
+	}
 	raw = g_bytes_new(body, len);
 	entry = pal_store_journal_entry_new(pal_message_get_input_id(sub->message),
 					    endpoint_name,

@@ -61,6 +61,7 @@ struct _PalPipeline {
 	PalDelivery *delivery;
 	PalStore *store;
 	PalBacklog *backlog; /* nullable, not a reference: the daemon's */
+	gboolean journaled;  /* messages come with a journal entry (not with durability none) */
 	PalProfileCache *profiles; /* nullable, not a reference: the daemon's */
 	PalStats *stats;	   /* nullable */
 	guint turn_timeout_s;
@@ -367,6 +368,7 @@ pal_pipeline_commit(PalPipeline *self, PalLane *lane, PalJob *job, GPtrArray *ro
 	session->handover = pal_session_get_handover_active(lane->session);
 	session->updated_at = g_get_real_time();
 	c->turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
+	c->turn->journaled = self->journaled;
 	for (guint i = 0; rows != NULL && i < rows->len; i++)
 		pal_store_turn_add_outbox(c->turn, pal_store_outbox_row_copy(g_ptr_array_index(rows, i)));
 	if (pal_endpoint_get_use_contact_profiles(job->endpoint)) {
@@ -413,6 +415,7 @@ pal_run_flush_cb(gpointer data)
 					pal_message_get_session_id(msg));
 	c = g_new0(PalCommit, 1);
 	c->turn = pal_store_turn_new(pal_message_get_input_id(msg), session);
+	c->turn->journaled = self->journaled;
 	c->turn->partial = TRUE;
 	g_ptr_array_extend_and_steal(c->turn->outbox, g_steal_pointer(&run->rows));
 	run->rows = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_outbox_row_free);
@@ -1111,6 +1114,12 @@ pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog)
 }
 
 void
+pal_pipeline_set_journaled(PalPipeline *self, gboolean journaled)
+{
+	self->journaled = journaled;
+}
+
+void
 pal_pipeline_set_profiles(PalPipeline *self, PalProfileCache *profiles)
 {
 	self->profiles = profiles;
@@ -1261,6 +1270,7 @@ pal_pipeline_class_init(PalPipelineClass *klass)
 static void
 pal_pipeline_init(PalPipeline *self)
 {
+	self->journaled = TRUE;
 	self->lanes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_lane_unref);
 	self->flows = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_object_unref, g_object_unref);
 	self->nlus = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_object_unref, g_object_unref);

@@ -29,6 +29,10 @@ pal_pipeline_submit(PalPipeline *self, PalEndpoint *endpoint, PalMessage *messag
 /* counts messages out of the shared backlog and their outputs in, at each commit */
 void
 pal_pipeline_set_profiles(PalPipeline *self, PalProfileCache *profiles);
+/* FALSE: messages have no journal entry to mark done with their turn (durability none; the
+ * default is TRUE) */
+void
+pal_pipeline_set_journaled(PalPipeline *self, gboolean journaled);
 void
 pal_pipeline_set_backlog(PalPipeline *self, PalBacklog *backlog);
 /* counts turns and their latency, and relays handover changes */

@@ -1043,7 +1043,7 @@ pal_store_op_turn_commit(PalStoreDb *db, PalStoreOp *op, GError **error)
 	}
 
 	/* the journal row: exactly once, when the turn ends (not for its streamed outputs) */
-	if (turn->input_id != NULL && !turn->partial) {
+	if (turn->input_id != NULL && !turn->partial && turn->journaled) {
 		stmt = pal_store_db_stmt(db, STMT_JOURNAL_DONE, error);
 		if (stmt == NULL)
 			return FALSE;
@@ -2136,6 +2136,7 @@ pal_store_sqlite_turn_commit_async(PalStore *store,
 	op->turn = pal_store_turn_new(turn->input_id, turn->session);
 	pal_store_turn_set_profile(op->turn, turn->profile);
 	op->turn->partial = turn->partial;
+	op->turn->journaled = turn->journaled;
 	for (guint i = 0; i < turn->outbox->len; i++)
 		pal_store_turn_add_outbox(op->turn,
 					  pal_store_outbox_row_copy(g_ptr_array_index(turn->outbox, i)));

@@ -179,6 +179,7 @@ pal_store_turn_new(const gchar *input_id, const PalStoreSession *session)
 	PalStoreTurn *turn = g_new0(PalStoreTurn, 1);
 
 	turn->input_id = g_strdup(input_id);
+	turn->journaled = TRUE;
 	turn->session = session != NULL ? pal_store_session_copy(session) : NULL;
 	turn->outbox = g_ptr_array_new_with_free_func((GDestroyNotify)pal_store_outbox_row_free);
 	return turn;

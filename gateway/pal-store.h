@@ -137,6 +137,9 @@ typedef struct {
 	/* outputs streamed before the turn ends: only the outbox rows (those whose webhook id
 	 * is not there yet) and the session's last_seq are written; journal, session state and
 	 * profile wait for the turn's last commit */
+	/* the message has a journal entry to mark done with the turn's last commit (FALSE with
+	 * durability none: palaverd does not journal then) */
+	gboolean journaled;
 	gboolean partial;
 } PalStoreTurn;
 

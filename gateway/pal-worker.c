@@ -39,6 +39,7 @@ struct _PalWorker {
 	GMainLoop *loop;
 	/* owned by the worker thread */
 	PalHttpServer *server;
+	gboolean journal; /* durability none: messages are not journaled */
 	PalDelivery *delivery;
 	PalPipeline *pipeline;
 	gsize max_body;
@@ -376,14 +377,13 @@ typedef struct {
 static void
 pal_accept_free(PalAccept *a);
 
+/* the message is journaled (@error NULL) or could not be: the answer, and on to its owner */
 static void
-pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+pal_worker_journal_done(PalAccept *a, GError *error)
 {
-	PalAccept *a = user_data;
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *answer = NULL;
 
-	if (!pal_store_journal_append_finish(PAL_STORE(source), res, &error)) {
+	if (error != NULL) {
 		gboolean busy = g_error_matches(error, PAL_ERROR, PAL_ERROR_BUSY);
 
 		if (!pal_http_exchange_is_gone(a->msg)) {
@@ -426,6 +426,15 @@ pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	pal_accept_free(a);
 }
 
+static void
+pal_worker_journal_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	(void)pal_store_journal_append_finish(PAL_STORE(source), res, &error);
+	pal_worker_journal_done(user_data, error);
+}
+
 /* Intake back-pressure. A request whose owner already has more than wait_above messages in its
  * pipeline or ready-to-send delivery queue waits, paused and not yet journaled, for at most
  * PAL_WORKER_WAIT_MAX_US (then it goes on as before: the queue limits still answer 429).
@@ -450,6 +459,13 @@ static void
 pal_worker_journal_append(PalWorker *self, PalAccept *a, PalStoreJournalEntry *entry)
 {
 	g_atomic_int_inc(&self->in_journal);
+	/* durability none: nothing survives the process, so a journal entry would only be a row
+	 * in memory (kept an hour, growing with the load) and a round trip to the store thread
+	 * before the 202 (DESIGN: acknowledged after the journal commit "except with none") */
+	if (!self->journal) {
+		pal_worker_journal_done(a, NULL);
+		return;
+	}
 	pal_store_journal_append_async(pal_daemon_get_store(self->daemon), entry, NULL, pal_worker_journal_cb, a);
 }
 
@@ -750,6 +766,7 @@ pal_worker_setup(PalWorker *self, GError **error)
 	PalConfig *config = pal_daemon_get_config(self->daemon);
 
 	self->max_body = pal_config_get_max_body_size(config);
+	self->journal = pal_config_get_durability(config) != PAL_DURABILITY_NONE;
 	self->max_depth = pal_config_get_max_depth(config);
 	/* a few rounds of the delivery connections: enough to keep them busy */
 	self->wait_above = MAX(64u, 2 * pal_config_get_delivery_max_conns_per_host(config));
@@ -774,6 +791,7 @@ pal_worker_setup(PalWorker *self, GError **error)
 	pal_pipeline_set_stats(self->pipeline, pal_daemon_get_stats(self->daemon));
 	pal_pipeline_set_backlog(self->pipeline, pal_daemon_get_backlog(self->daemon));
 	pal_pipeline_set_profiles(self->pipeline, pal_daemon_get_profiles(self->daemon));
+	pal_pipeline_set_journaled(self->pipeline, self->journal);
 	for (guint i = 0; self->listen[i] != NULL; i++) {
 		g_autofree gchar *host = NULL;
 		g_autofree gchar *addr = NULL;

@@ -125,15 +125,23 @@ test_delivery_shape(void)
 }
 
 /* 100 messages over 10 sessions, sent interleaved: each session's outputs arrive in order */
+/* @durability: [Store] Durability (NULL: the default, crash) */
 static void
-test_order_per_session(void)
+check_order_per_session(const gchar *durability)
 {
 	g_autoptr(PalTestReceiver) r = pal_test_receiver_new_started();
-	g_autoptr(PalTestDaemon) d = start_daemon(r, 1, NULL);
+	g_autoptr(PalTestDaemon) d = pal_test_daemon_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *hook = pal_test_receiver_get_url(r, "/hook");
+	g_autofree gchar *ep = endpoint_json("alpha", TOKEN_A, 1, hook, NULL);
 	g_autoptr(GPtrArray) reqs = NULL;
 	guint next[10] = {0};
 	guint64 last_seq[10] = {0};
 
+	if (durability != NULL)
+		pal_test_daemon_set_conf(d, "Store", "Durability", durability);
+	pal_test_daemon_add_endpoint(d, "alpha.json", ep);
+	g_assert_true(pal_test_daemon_start(d, &error));
 	for (guint n = 0; n < 10; n++) {
 		for (guint s = 0; s < 10; s++) {
 			g_autofree gchar *session = g_strdup_printf("s%u", s);
@@ -162,6 +170,20 @@ test_order_per_session(void)
 	for (guint s = 0; s < 10; s++)
 		g_assert_cmpuint(next[s], ==, 10);
 	g_assert_true(pal_test_daemon_stop(d, SIGTERM, 10000, NULL, NULL));
+}
+
+static void
+test_order_per_session(void)
+{
+	check_order_per_session(NULL);
+}
+
+/* durability none (memory only, messages not journaled): the same deliveries, order and
+ * sequence numbers */
+static void
+test_order_per_session_none(void)
+{
+	check_order_per_session("none");
 }
 
 static guint
@@ -690,6 +712,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/palaver/e2e/delivery-shape", test_delivery_shape);
 	g_test_add_func("/palaver/e2e/order-per-session", test_order_per_session);
+	g_test_add_func("/palaver/e2e/order-per-session-none", test_order_per_session_none);
 	g_test_add_func("/palaver/e2e/sigterm-drain", test_sigterm_drain);
 	g_test_add_func("/palaver/e2e/sigterm-refuses-new", test_sigterm_refuses_new);
 	g_test_add_func("/palaver/e2e/sigterm-deadline", test_sigterm_deadline);
