@@ -274,7 +274,6 @@ struct _PalDelivery {
 	GHashTable *sessions; /* key → PalSessionQueue */
 	GHashTable *hosts;    /* key → PalHost */
 	GQueue starved;	      /* PalHost* with waiting sessions, blocked by max_conns */
-	GHashTable *attempts; /* PalAttempt* in flight, for shutdown */
 	guint max_conns;
 	guint max_conns_per_host;
 	gint in_flight;	       /* atomic for readers */
@@ -326,20 +325,14 @@ pal_host_free(PalHost *host)
 }
 
 static PalHost *
-pal_delivery_get_host(PalDelivery *self, GUri *uri)
+pal_delivery_get_host(PalDelivery *self, const gchar *key)
 {
-	gint port = g_uri_get_port(uri);
-	g_autofree gchar *key = NULL;
-	PalHost *host;
+	PalHost *host = g_hash_table_lookup(self->hosts, key);
 
-	if (port < 0)
-		port = g_ascii_strcasecmp(g_uri_get_scheme(uri), "https") == 0 ? 443 : 80;
-	key = g_strdup_printf("%s://%s:%d", g_uri_get_scheme(uri), g_uri_get_host(uri), port);
-	host = g_hash_table_lookup(self->hosts, key);
 	if (host == NULL) {
 		host = g_new0(PalHost, 1);
 		host->self = self;
-		host->key = g_steal_pointer(&key);
+		host->key = g_strdup(key);
 		g_hash_table_insert(self->hosts, host->key, host);
 	}
 	return host;
@@ -512,7 +505,7 @@ static void
 pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
 {
 	PalDeliveryItem *item;
-	g_autoptr(GUri) uri = NULL;
+	const gchar *host_key = NULL;
 	PalHost *host;
 
 	for (;;) {
@@ -526,9 +519,9 @@ pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
 		}
 		if (sq->busy || self->shut_down)
 			return;
-		g_clear_pointer(&uri, g_uri_unref);
-		uri = g_uri_parse(pal_endpoint_get_webhook_url(item->endpoint), G_URI_FLAGS_NONE, NULL);
-		if (uri == NULL || g_uri_get_host(uri) == NULL)
+		/* (the client's parse of the URL, cached: not one per output) */
+		host_key = pal_webhook_client_lookup_host(self->client, pal_endpoint_get_webhook_url(item->endpoint));
+		if (host_key == NULL)
 			reason = "the endpoint has no usable webhook URL";
 		else if (g_get_real_time() > item->expires_at)
 			reason = "time to live passed before delivery";
@@ -544,7 +537,7 @@ pal_delivery_next(PalDelivery *self, PalSessionQueue *sq)
 		g_source_attach(sq->retry, self->context);
 		return;
 	}
-	host = pal_delivery_get_host(self, uri);
+	host = pal_delivery_get_host(self, host_key);
 	g_queue_push_tail(&host->waiting, sq);
 	g_atomic_int_inc(&self->waiting);
 	pal_delivery_pump(self, host);
@@ -699,7 +692,6 @@ pal_delivery_attempt_done(PalAttempt *a, guint status, gint64 retry_after, GErro
 	PalSessionQueue *sq = a->sq;
 	PalHost *host = a->host;
 
-	g_hash_table_remove(self->attempts, a);
 	g_atomic_int_add(&self->in_flight, -1);
 	/* after shutdown the queues are gone: only the attempt itself is left to free */
 	if (self->shut_down)
@@ -801,7 +793,6 @@ pal_delivery_send(PalDelivery *self, PalSessionQueue *sq, PalHost *host)
 
 	host->in_flight++;
 	g_atomic_int_inc(&self->in_flight);
-	g_hash_table_add(self->attempts, a);
 	pal_webhook_client_post_async(self->client,
 				      pal_endpoint_get_webhook_url(ep),
 				      (const gchar *const *)hdrs->pdata,
@@ -938,7 +929,6 @@ pal_delivery_finalize(GObject *object)
 
 	pal_delivery_shutdown(self);
 	pal_delivery_close_session(self);
-	g_hash_table_unref(self->attempts);
 	g_hash_table_unref(self->sessions);
 	g_queue_clear(&self->starved);
 	g_hash_table_unref(self->hosts);
@@ -965,7 +955,6 @@ pal_delivery_init(PalDelivery *self)
 					       NULL,
 					       (GDestroyNotify)pal_session_queue_free);
 	self->hosts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pal_host_free);
-	self->attempts = g_hash_table_new(g_direct_hash, g_direct_equal);
 	self->delivered_ids = g_array_new(FALSE, FALSE, sizeof(gint64));
 }
 

@@ -539,8 +539,8 @@ pal_http_conn_start_request(PalHttpConn *conn, gsize head_len, gsize end)
 	conn->state = PAL_CONN_READ_BODY;
 }
 
-/* body bytes from @in; TRUE once the request is complete (or refused) and dispatched */
-static gboolean
+/* body bytes from @in; once the request is complete (or refused) it is dispatched */
+static void
 pal_http_conn_read_body(PalHttpConn *conn)
 {
 	PalHttpServer *self = conn->server;
@@ -549,7 +549,7 @@ pal_http_conn_read_body(PalHttpConn *conn)
 	gboolean done = FALSE;
 
 	if (conn->in->len == 0)
-		return FALSE;
+		return;
 	if (conn->chunked) {
 		g_autoptr(GError) error = NULL;
 		gsize before = ex->body != NULL ? ex->body->len : 0;
@@ -570,7 +570,7 @@ pal_http_conn_read_body(PalHttpConn *conn)
 		}
 		if (n < 0) {
 			pal_http_conn_refuse(conn, SOUP_STATUS_BAD_REQUEST, error->message);
-			return TRUE;
+			return;
 		}
 		used = (gsize)n;
 		conn->body_read += got;
@@ -590,11 +590,10 @@ pal_http_conn_read_body(PalHttpConn *conn)
 			g_byte_array_set_size(ex->body, 0);
 		conn->close_after = TRUE;
 		pal_http_conn_dispatch(conn);
-		return TRUE;
+		return;
 	}
 	if (done)
 		pal_http_conn_dispatch(conn);
-	return done;
 }
 
 /* parses what arrived, as far as it goes: requests answered at once are followed by the next
@@ -641,7 +640,7 @@ pal_http_conn_process(PalHttpConn *conn)
 		if (conn->state == PAL_CONN_READ_BODY) {
 			if (conn->in->len == 0)
 				break;
-			(void)pal_http_conn_read_body(conn);
+			pal_http_conn_read_body(conn);
 			if (conn->state == PAL_CONN_READ_BODY)
 				break; /* the rest of the body is still to come */
 			continue;

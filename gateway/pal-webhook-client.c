@@ -764,6 +764,23 @@ pal_wc_request_deadline_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+const gchar *
+pal_webhook_client_lookup_host(PalWebhookClient *self, const gchar *url)
+{
+	gboolean cached = TRUE;
+	PalWcTarget *target;
+	const gchar *key;
+
+	g_return_val_if_fail(PAL_IS_WEBHOOK_CLIENT(self), NULL);
+	target = pal_wc_target_get(self, url, &cached, NULL);
+	if (target == NULL)
+		return NULL;
+	key = target->pool->key; /* pools live as long as the client */
+	if (!cached)
+		pal_wc_target_free(target);
+	return key;
+}
+
 void
 pal_webhook_client_post_async(PalWebhookClient *self,
 			      const gchar *url,

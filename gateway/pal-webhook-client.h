@@ -34,6 +34,11 @@ G_DECLARE_FINAL_TYPE(PalWebhookClient, pal_webhook_client, PAL, WEBHOOK_CLIENT, 
 PalWebhookClient *
 pal_webhook_client_new(const gchar *user_agent, guint idle_timeout_s, gboolean use_proxy);
 
+/* "scheme://host:port" of @url: where its requests go, the unit of kept connections (valid as
+ * long as the client); NULL when @url is not an http or https URL with a host */
+const gchar *
+pal_webhook_client_lookup_host(PalWebhookClient *self, const gchar *url);
+
 /* POSTs @body to @url (http or https) with Content-Type @content_type and @headers
  * (name, value, name, value…, NULL; nullable) */
 void
